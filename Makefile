@@ -1,0 +1,47 @@
+# A thin wrapper around meson, so that the two commands of the README do all the set-up:
+#   make demo    run the example dyno (in a throwaway VM where the host lacks cgroup v2 memory)
+#   make check   every test: unit, fuzz corpora, real-kernel VM tests, and a sanitizer build
+BUILDDIR ?= build
+ASANDIR ?= build-asan
+MESON_OPTS ?= -Dwerror=true
+
+.PHONY: all deps build check check-unit check-asan demo bench fuzz install clean
+
+all: build
+
+deps:
+	@tools/install-deps
+
+$(BUILDDIR)/build.ninja:
+	meson setup $(BUILDDIR) $(MESON_OPTS)
+
+build: deps $(BUILDDIR)/build.ninja
+	ninja -C $(BUILDDIR)
+
+# The VM kernel is fetched by the harness itself (tests/vm/fetch-kernel, cached outside the tree).
+check: build check-asan
+	tests/vm/fetch-kernel >/dev/null
+	meson test -C $(BUILDDIR) --print-errorlogs --num-processes 1
+
+check-unit: build
+	meson test -C $(BUILDDIR) --print-errorlogs --suite unit --suite fuzz
+
+$(ASANDIR)/build.ninja:
+	meson setup $(ASANDIR) $(MESON_OPTS) -Db_sanitize=address,undefined -Db_lundef=false -Dvm_tests=false
+
+check-asan: deps $(ASANDIR)/build.ninja
+	ninja -C $(ASANDIR)
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C $(ASANDIR) --print-errorlogs --suite unit --suite fuzz
+
+demo: build
+	examples/demo
+
+bench: build
+	CGWATCH_WITH_BENCH=1 tools/install-deps
+	bench/run
+
+install: build
+	meson install -C $(BUILDDIR)
+
+clean:
+	rm -rf $(BUILDDIR) $(ASANDIR)

@@ -1,0 +1,646 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <time.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "manager.h"
+
+usec_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
+}
+
+static const char *const controllers[] = { "memory", "pids", "cpu", NULL };
+static const char *const required_controllers[] = { "memory", NULL };
+
+static Group *group_free(Group *g) {
+        if (!g)
+                return NULL;
+        free(g->name);
+        free(g->cgroup_path);
+        free(g);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(Group *, group_free);
+
+static Group *manager_find_group(Manager *m, const char *name) {
+        for (size_t i = 0; i < m->n_groups; i++)
+                if (streq_ptr(m->groups[i]->name, name))
+                        return m->groups[i];
+        return NULL;
+}
+
+Worker *manager_find_worker(Manager *m, const char *name) {
+        for (size_t i = 0; i < m->n_workers; i++)
+                if (streq(m->workers[i]->name, name))
+                        return m->workers[i];
+        return NULL;
+}
+
+static int array_push(void ***a, size_t *n, void *p) {
+        void **na = realloc(*a, sizeof(void *) * (*n + 1));
+        if (!na)
+                return -ENOMEM;
+        na[(*n)++] = p;
+        *a = na;
+        return 0;
+}
+
+/* The smallest memory.max from our cgroup up to the root, else the machine's RAM. */
+static uint64_t detect_dyno_limit(Manager *m) {
+        _cleanup_free_ char *p = strdup(m->base_path);
+        uint64_t best = UINT64_MAX, v;
+
+        while (p && *p) {
+                if (cgroup_read_u64(&m->root, p, "memory.max", &v) >= 0 && v < best)
+                        best = v;
+                char *slash = strrchr(p, '/');
+                if (!slash)
+                        break;
+                *slash = 0;
+        }
+        if (best == UINT64_MAX) {
+                struct sysinfo si;
+                if (sysinfo(&si) == 0)
+                        best = (uint64_t) si.totalram * si.mem_unit;
+        }
+        return best;
+}
+
+static int manager_resolve_limits(Manager *m, Config *c) {
+        const DynoConfig *d = &c->dyno;
+        uint64_t detected = detect_dyno_limit(m);
+
+        m->dyno_limit_bytes = d->memory_limit.set ? config_size_resolve(&d->memory_limit, detected) : detected;
+        m->recycle_at_bytes = config_size_resolve(&d->recycle_at, m->dyno_limit_bytes);
+        if (m->recycle_at_bytes >= m->dyno_limit_bytes)
+                return log_error_errno(EINVAL, "RecycleAt= (%" PRIu64 " bytes) must be below MemoryLimit= (%" PRIu64 " bytes).",
+                                       m->recycle_at_bytes, m->dyno_limit_bytes);
+        m->policy.dyno_cooldown_usec = d->recycle_cooldown_usec;
+        return 0;
+}
+
+static int manager_apply_dyno_limits(Manager *m) {
+        int r = cgroup_write_u64(&m->root, m->dyno_path, "memory.max", m->dyno_limit_bytes);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set memory.max of '%s': %m", m->dyno_path);
+        r = cgroup_write_u64(&m->root, m->dyno_path, "memory.high",
+                             m->dyno_brake_released ? m->recycle_at_bytes + (m->dyno_limit_bytes - m->recycle_at_bytes) / 2
+                                                    : m->recycle_at_bytes);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set memory.high of '%s': %m", m->dyno_path);
+        return 0;
+}
+
+static int manager_setup_cgroups(Manager *m, const ManagerOptions *o) {
+        _cleanup_free_ char *self = NULL;
+        int r;
+
+        r = cgroup_root_open(o->cgroup_mount, /* use_libcgroup= */ true, &m->root);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the cgroup mount '%s': %m", o->cgroup_mount);
+        r = cgroup_get_self(o->proc, &self);
+        if (r < 0)
+                return log_error_errno(r, "Failed to find our own cgroup v2 in %s/self/cgroup (is cgroup v2 mounted?): %m",
+                                       o->proc);
+        m->original_path = strdup(self);
+        if (o->cgroup_root) {
+                const char *p = o->cgroup_root;
+                size_t ml = strlen(o->cgroup_mount);
+                if (strncmp(p, o->cgroup_mount, ml) == 0 && p[ml] == '/')
+                        p += ml;
+                while (*p == '/')
+                        p++;
+                m->base_path = strdup(p);
+        } else
+                m->base_path = strdup(self);
+        if (!m->original_path || !m->base_path)
+                return log_oom();
+
+        if (o->cgroup_root && faccessat(m->root.fd, *m->base_path ? m->base_path : ".", F_OK, 0) < 0) {
+                r = cgroup_create(&m->root, m->base_path, UINT64_MAX, UINT64_MAX);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create the cgroup '%s' given by --cgroup-root: %m", m->base_path);
+                m->created_base = true;
+        }
+
+        r = cgroup_has_controller(&m->root, m->base_path, "memory");
+        if (r < 0)
+                return log_error_errno(r, "Failed to read cgroup.controllers of '%s/%s': %m", o->cgroup_mount, m->base_path);
+        if (r == 0)
+                return log_error_errno(EOPNOTSUPP,
+                                       "The memory controller is not available in cgroup '%s/%s'. cgwatchd needs a cgroup v2 "
+                                       "subtree with the memory controller delegated to it: run it from cgwatch.service "
+                                       "(Delegate=yes), or point --cgroup-root at such a subtree. On hosts that bind memory to "
+                                       "cgroup v1, boot with systemd.unified_cgroup_hierarchy=1 (or cgroup_no_v1=all).",
+                                       o->cgroup_mount, m->base_path);
+
+        /* No internal processes: the daemon lives in a leaf of its own, beside the dyno. */
+        m->daemon_path = cgroup_path_join(m->base_path, "cgwatchd");
+        m->dyno_path = cgroup_path_join(m->base_path, "dyno");
+        if (!m->daemon_path || !m->dyno_path)
+                return log_oom();
+        r = cgroup_create(&m->root, m->daemon_path, UINT64_MAX, UINT64_MAX);
+        if (r >= 0)
+                r = cgroup_attach(&m->root, m->daemon_path, getpid());
+        if (r < 0)
+                return log_error_errno(r, "Failed to move cgwatchd into its leaf cgroup '%s': %m", m->daemon_path);
+        r = cgroup_enable_controllers(&m->root, m->base_path, controllers, required_controllers);
+        if (r < 0)
+                return log_error_errno(r, "Failed to enable the memory controller in '%s': %m", m->base_path);
+
+        r = manager_resolve_limits(m, m->config);
+        if (r < 0)
+                return r;
+        r = cgroup_create(&m->root, m->dyno_path, m->recycle_at_bytes, UINT64_MAX);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the dyno cgroup '%s': %m", m->dyno_path);
+        r = manager_apply_dyno_limits(m);
+        if (r < 0)
+                return r;
+        r = cgroup_enable_controllers(&m->root, m->dyno_path, controllers, required_controllers);
+        if (r < 0)
+                return log_error_errno(r, "Failed to enable controllers in '%s': %m", m->dyno_path);
+        log_info("Dyno %s: MemoryLimit=%" PRIu64 " (memory.max), RecycleAt=%" PRIu64 " (memory.high).", m->dyno_path,
+                 m->dyno_limit_bytes, m->recycle_at_bytes);
+        return 0;
+}
+
+static void group_configure(Manager *m, Group *g, const SupervisorConfig *sc) {
+        if (sc) {
+                g->strategy = sc->strategy;
+                g->max_restarts = sc->max_restarts;
+                g->restart_window_usec = sc->restart_window_usec;
+                g->budget_bytes = config_size_resolve(&sc->memory_budget, m->dyno_limit_bytes);
+        } else {
+                g->strategy = STRATEGY_ONE_FOR_ONE;
+                g->max_restarts = m->config->dyno.max_restarts;
+                g->restart_window_usec = m->config->dyno.restart_window_usec;
+                g->budget_bytes = UINT64_MAX; /* the dyno's limits are set by the manager */
+        }
+}
+
+static int group_create(Manager *m, const SupervisorConfig *sc, Group **ret) {
+        _cleanup_(group_freep) Group *g = calloc(1, sizeof(Group));
+        int r;
+
+        if (!g)
+                return -ENOMEM;
+        g->manager = m;
+        if (sc) {
+                g->name = strdup(sc->name);
+                g->cgroup_path = cgroup_path_join(m->dyno_path, sc->name);
+        } else
+                g->cgroup_path = strdup(m->dyno_path);
+        if ((sc && !g->name) || !g->cgroup_path)
+                return -ENOMEM;
+        group_configure(m, g, sc);
+        if (sc) {
+                r = cgroup_create(&m->root, g->cgroup_path, g->budget_bytes, UINT64_MAX);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create cgroup '%s' for supervisor %s: %m", g->cgroup_path,
+                                               sc->name);
+                r = cgroup_enable_controllers(&m->root, g->cgroup_path, controllers, required_controllers);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to enable controllers in '%s': %m", g->cgroup_path);
+        }
+        r = array_push((void ***) &m->groups, &m->n_groups, g);
+        if (r < 0)
+                return r;
+        g->keep = true;
+        *ret = TAKE_PTR(g);
+        return 0;
+}
+
+static bool strv_equal(char *const *a, char *const *b) {
+        size_t n = strv_length(a);
+        if (n != strv_length(b))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!streq(a[i], b[i]))
+                        return false;
+        return true;
+}
+
+/* Whether a reload must restart the worker: anything about how its process runs changed.
+ * Budgets and time limits are applied in place. */
+static bool worker_config_needs_restart(const WorkerConfig *a, const WorkerConfig *b) {
+        return !strv_equal(a->exec_argv, b->exec_argv) || !strv_equal(a->environment, b->environment) ||
+               !streq_ptr(a->user, b->user) || !streq_ptr(a->group, b->group) ||
+               !streq_ptr(a->working_directory, b->working_directory) || a->tasks_max != b->tasks_max ||
+               a->pressure.stall_usec != b->pressure.stall_usec || a->pressure.window_usec != b->pressure.window_usec ||
+               a->pressure.full != b->pressure.full;
+}
+
+/* Builds or updates groups and workers from m->config. On the first call everything is new; on a
+ * reload, workers are matched by name: budgets change in place, changed commands restart,
+ * workers that disappeared are stopped and freed, new ones start. */
+static int manager_apply_config(Manager *m, bool reload) {
+        Worker **order = NULL;
+        size_t n_order = 0;
+        int r;
+
+        for (size_t i = 0; i < m->n_groups; i++)
+                m->groups[i]->keep = false;
+        for (size_t i = 0; i <= m->config->n_supervisors; i++) {
+                const SupervisorConfig *sc = i == 0 ? NULL : &m->config->supervisors[i - 1];
+                Group *g = manager_find_group(m, sc ? sc->name : NULL);
+                if (g) {
+                        uint64_t old_budget = g->budget_bytes;
+                        group_configure(m, g, sc);
+                        g->keep = true;
+                        if (sc && g->budget_bytes != old_budget) {
+                                r = cgroup_write_u64(&m->root, g->cgroup_path, "memory.high", g->budget_bytes);
+                                if (r < 0)
+                                        log_warning_errno(r, "Failed to set memory.high of '%s', ignoring: %m", g->cgroup_path);
+                        }
+                        continue;
+                }
+                r = group_create(m, sc, &g);
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = 0; i < m->n_workers; i++)
+                m->workers[i]->keep = false;
+
+        for (size_t i = 0; i < m->config->n_workers; i++) {
+                const WorkerConfig *wc = &m->config->workers[i];
+                Group *g = manager_find_group(m, wc->supervisor);
+                unsigned n = wc->instances > 1 ? wc->instances : 1;
+
+                for (unsigned k = 1; k <= n; k++) {
+                        char name[128];
+                        Worker *w;
+                        if (wc->instances > 1)
+                                snprintf(name, sizeof name, "%s@%u", wc->name, k);
+                        else
+                                snprintf(name, sizeof name, "%s", wc->name);
+                        w = manager_find_worker(m, name);
+                        if (w && w->group != g) {
+                                w->removing = true; /* moved to another supervisor: a new node */
+                                w = NULL;
+                        }
+                        if (w && !w->removing) {
+                                bool restart = worker_config_needs_restart(w->cfg, wc);
+                                uint64_t budget = config_size_resolve(&wc->memory_budget, m->dyno_limit_bytes);
+                                w->cfg = wc;
+                                if (budget != w->budget_bytes) {
+                                        r = worker_set_budget(w, budget);
+                                        if (r < 0)
+                                                log_warning_errno(r, "Worker %s: failed to set memory.high, ignoring: %m", w->name);
+                                        else
+                                                log_info("Worker %s: MemoryBudget now %" PRIu64 " bytes, applied in place.",
+                                                         w->name, budget);
+                                }
+                                if (restart && worker_state_is_active(w->state)) {
+                                        log_info("Worker %s: configuration changed, restarting.", w->name);
+                                        w->config_changed = true;
+                                        (void) worker_stop(w, /* restart_after= */ true);
+                                }
+                        } else {
+                                r = worker_new(m, g, wc, wc->instances > 1 ? k : 0, &w);
+                                if (r < 0)
+                                        return log_error_errno(r, "Failed to set up worker %s: %m", name);
+                                if (reload)
+                                        w->config_changed = true; /* start it below */
+                        }
+                        w->keep = true;
+                        r = array_push((void ***) &order, &n_order, w);
+                        if (r < 0)
+                                return log_oom();
+                }
+        }
+
+        /* Workers gone from the config go last, until they have stopped. */
+        for (size_t i = 0; i < m->n_workers; i++) {
+                Worker *w = m->workers[i];
+                if (w->keep)
+                        continue;
+                if (!w->removing)
+                        log_info("Worker %s: no longer configured, stopping.", w->name);
+                w->removing = true;
+                if (array_push((void ***) &order, &n_order, w) < 0)
+                        return log_oom();
+        }
+        free(m->workers);
+        m->workers = order;
+        m->n_workers = n_order;
+
+        for (size_t i = 0; i < m->n_workers; i++) {
+                Worker *w = m->workers[i];
+                if (w->removing) {
+                        w->restart_after_stop = false;
+                        (void) worker_stop(w, /* restart_after= */ false);
+                        if (!worker_state_is_active(w->state))
+                                manager_schedule_gc(m);
+                } else if (reload && w->config_changed && w->state == WORKER_STOPPED) {
+                        w->config_changed = false;
+                        (void) worker_start(w);
+                }
+        }
+        return 0;
+}
+
+static int on_gc(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        size_t j = 0;
+        bool any_removing = false;
+
+        for (size_t i = 0; i < m->n_workers; i++) {
+                Worker *w = m->workers[i];
+                if (w->removing && !worker_state_is_active(w->state) && w->state != WORKER_BACKOFF) {
+                        monitor_worker_close(w);
+                        (void) cgroup_remove(&m->root, w->cgroup_path);
+                        worker_free(w);
+                        continue;
+                }
+                any_removing = any_removing || w->removing;
+                m->workers[j++] = w;
+        }
+        m->n_workers = j;
+
+        j = 0;
+        for (size_t i = 0; i < m->n_groups; i++) {
+                Group *g = m->groups[i];
+                bool used = false;
+                for (size_t k = 0; k < m->n_workers; k++)
+                        used = used || m->workers[k]->group == g;
+                if (!g->keep && !used) {
+                        (void) cgroup_remove(&m->root, g->cgroup_path);
+                        group_free(g);
+                        continue;
+                }
+                m->groups[j++] = g;
+        }
+        m->n_groups = j;
+
+        if (!any_removing) {
+                for (size_t i = 0; i < m->n_retired; i++)
+                        config_free(m->retired[i]);
+                m->n_retired = 0;
+        }
+        return 0;
+}
+
+void manager_schedule_gc(Manager *m) {
+        if (!m->gc_source) {
+                if (sd_event_add_defer(m->event, &m->gc_source, on_gc, m) < 0)
+                        return;
+                (void) sd_event_source_set_description(m->gc_source, "worker-gc");
+        }
+        (void) sd_event_source_set_enabled(m->gc_source, SD_EVENT_ONESHOT);
+}
+
+void manager_update_status(Manager *m) {
+        unsigned running = 0, recycles = 0, failed = 0;
+        for (size_t i = 0; i < m->n_workers; i++) {
+                running += m->workers[i]->state == WORKER_RUNNING;
+                failed += m->workers[i]->state == WORKER_FAILED;
+                recycles += m->workers[i]->recycles;
+        }
+        (void) sd_notifyf(/* unset_environment= */ 0, "STATUS=%u of %zu workers running, %u failed, %u recycles.",
+                          running, m->n_workers, failed, recycles);
+}
+
+int manager_reload(Manager *m) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r;
+
+        (void) sd_notify(0, "RELOADING=1");
+        r = config_load(m->config_path, &c, &err);
+        if (r < 0) {
+                log_error("Reload failed, keeping the running configuration: %s", err ?: strerror(-r));
+                (void) sd_notify(0, "READY=1");
+                return r;
+        }
+        uint64_t old_limit = m->dyno_limit_bytes, old_at = m->recycle_at_bytes;
+        r = manager_resolve_limits(m, c);
+        if (r < 0) {
+                m->dyno_limit_bytes = old_limit;
+                m->recycle_at_bytes = old_at;
+                (void) sd_notify(0, "READY=1");
+                return r;
+        }
+        (void) manager_apply_dyno_limits(m);
+
+        /* Workers being removed keep pointing into the old config until they are freed. */
+        Config **nr = realloc(m->retired, sizeof(Config *) * (m->n_retired + 1));
+        if (!nr)
+                return log_oom();
+        m->retired = nr;
+        m->retired[m->n_retired++] = m->config;
+        m->config = TAKE_PTR(c);
+        r = manager_apply_config(m, /* reload= */ true);
+        manager_schedule_gc(m);
+        log_info("Configuration reloaded from %s.", m->config_path);
+        (void) sd_notify(0, "READY=1");
+        manager_update_status(m);
+        return r;
+}
+
+int manager_persist_budget(Manager *m, Worker *w, uint64_t bytes) {
+        _cleanup_free_ char *dir = NULL, *path = NULL, *tmp = NULL;
+        FILE *f;
+        int fd;
+
+        /* Instances share one [Worker] section, so the drop-in sets the budget of all of them. */
+        if (asprintf(&dir, "%s.d", m->config_path) < 0 ||
+            asprintf(&path, "%s/50-budget-%s.conf", dir, w->cfg->name) < 0 ||
+            asprintf(&tmp, "%s.tmp", path) < 0)
+                return -ENOMEM;
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        f = fdopen(fd, "w");
+        if (!f) {
+                safe_close(fd);
+                return -errno;
+        }
+        fprintf(f, "# Written by cgwatchd for SetBudget(runtime=false); delete to return to the main file's value.\n"
+                   "[Worker %s]\nMemoryBudget=%" PRIu64 "\n", w->cfg->name, bytes);
+        if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
+                int e = errno;
+                fclose(f);
+                unlink(tmp);
+                return -e;
+        }
+        fclose(f);
+        if (rename(tmp, path) < 0)
+                return -errno;
+        return 0;
+}
+
+static void manager_cleanup_cgroups(Manager *m) {
+        int r;
+
+        for (size_t i = 0; i < m->n_workers; i++)
+                monitor_worker_close(m->workers[i]);
+        monitor_dyno_close(m);
+        r = cgroup_remove_recursive(&m->root, m->dyno_path);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove the dyno cgroup '%s', ignoring: %m", m->dyno_path);
+
+        /* Go back where we came from so our own leaf (and a base we created) can go too. The
+         * parent must not offer controllers to children while it holds a process. */
+        if (m->original_path && !streq(m->original_path, m->daemon_path)) {
+                (void) cgroup_write_file(&m->root, m->base_path, "cgroup.subtree_control", "-memory -pids -cpu");
+                if (cgroup_attach(&m->root, m->original_path, getpid()) >= 0) {
+                        (void) cgroup_remove(&m->root, m->daemon_path);
+                        if (m->created_base)
+                                (void) cgroup_remove(&m->root, m->base_path);
+                }
+        }
+}
+
+void manager_check_shutdown_done(Manager *m) {
+        if (!m->shutting_down)
+                return;
+        for (size_t i = 0; i < m->n_workers; i++)
+                if (worker_state_is_active(m->workers[i]->state))
+                        return;
+        log_info("All workers stopped.");
+        manager_cleanup_cgroups(m);
+        (void) sd_event_exit(m->event, m->exit_code);
+}
+
+void manager_shutdown(Manager *m) {
+        if (m->shutting_down)
+                return;
+        m->shutting_down = true;
+        (void) sd_notify(0, "STOPPING=1");
+        log_info("Stopping %zu workers.", m->n_workers);
+        for (size_t i = 0; i < m->n_workers; i++) {
+                Worker *w = m->workers[i];
+                w->restart_after_stop = false;
+                if (w->state == WORKER_BACKOFF)
+                        (void) worker_stop(w, /* restart_after= */ false);
+                else if (worker_state_is_active(w->state))
+                        (void) worker_stop(w, /* restart_after= */ false);
+        }
+        manager_check_shutdown_done(m);
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        if (si->ssi_signo == SIGHUP)
+                (void) manager_reload(m);
+        else
+                manager_shutdown(m);
+        return 0;
+}
+
+int manager_new(const ManagerOptions *o, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_free_ char *err = NULL;
+        sigset_t ss;
+        int r;
+
+        m = calloc(1, sizeof *m);
+        if (!m)
+                return log_oom();
+        m->root.fd = m->notify_fd = m->dyno_events_fd = m->dyno_psi_fd = -EBADF;
+        m->policy = POLICY_CONFIG_DEFAULT;
+        m->version = CGWATCH_VERSION;
+        m->config_path = strdup(o->config_path);
+        if (!m->config_path)
+                return log_oom();
+
+        r = config_load(o->config_path, &m->config, &err);
+        if (r < 0) {
+                log_error("%s", err ?: strerror(-r));
+                return -EINVAL;
+        }
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate the event loop: %m");
+        (void) sd_event_set_watchdog(m->event, true);
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        sigaddset(&ss, SIGCHLD); /* sd-event's pidfd child sources want it blocked */
+        sigprocmask(SIG_BLOCK, &ss, NULL);
+        static const int handled[] = { SIGTERM, SIGINT, SIGHUP };
+        for (size_t i = 0; i < ELEMENTSOF(handled); i++) {
+                r = sd_event_add_signal(m->event, NULL, handled[i], on_signal, m);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to watch signal %d: %m", handled[i]);
+        }
+
+        r = manager_setup_cgroups(m, o);
+        if (r < 0)
+                return r;
+        r = monitor_dyno_open(m);
+        if (r < 0)
+                log_warning_errno(r, "Failed to watch the dyno's memory events and pressure, continuing without: %m");
+        r = notify_open(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the notification socket: %m");
+        r = manager_apply_config(m, /* reload= */ false);
+        if (r < 0)
+                return r;
+        if (o->use_bus) {
+                r = bus_open(m);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        int r;
+
+        for (size_t i = 0; i < m->n_workers; i++)
+                (void) worker_start(m->workers[i]);
+        (void) sd_notify(0, "READY=1");
+        manager_update_status(m);
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        return r;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        bus_close(m);
+        for (size_t i = 0; i < m->n_workers; i++)
+                worker_free(m->workers[i]);
+        free(m->workers);
+        for (size_t i = 0; i < m->n_groups; i++)
+                group_free(m->groups[i]);
+        free(m->groups);
+        monitor_dyno_close(m);
+        notify_close(m);
+        m->gc_source = sd_event_source_disable_unref(m->gc_source);
+        sd_event_unref(m->event);
+        cgroup_root_close(&m->root);
+        config_free(m->config);
+        for (size_t i = 0; i < m->n_retired; i++)
+                config_free(m->retired[i]);
+        free(m->retired);
+        free(m->config_path);
+        free(m->base_path);
+        free(m->original_path);
+        free(m->daemon_path);
+        free(m->dyno_path);
+        free(m);
+        return NULL;
+}

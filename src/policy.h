@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The recycle policy: pure. (snapshot, config, now) -> at most one action. No syscalls, no clock
+ * reads, no logging: the manager collects the snapshot, calls policy_decide(), executes. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shared/macro.h"
+
+typedef enum RecycleReason {
+        RECYCLE_NONE,
+        RECYCLE_BUDGET,
+        RECYCLE_DYNO_LIMIT,
+        RECYCLE_PRESSURE,
+        RECYCLE_LIFETIME,
+        RECYCLE_IDLE,
+        RECYCLE_WATCHDOG,
+        RECYCLE_MANUAL,
+        _RECYCLE_REASON_MAX,
+} RecycleReason;
+
+/* "budget", "dyno-limit", "pressure", "lifetime", "idle", "watchdog", "manual" (the D-Bus and
+ * journal spelling); NULL for out-of-range. */
+const char *recycle_reason_to_string(RecycleReason r);
+
+typedef struct WorkerSample {
+        bool candidate;                 /* running and not already stopping: may be recycled */
+        bool recycle_in_progress;       /* being stopped by a recycle right now */
+        RecycleReason recycle_in_progress_reason;
+        uint64_t memory_current;        /* bytes */
+        uint64_t unreclaimable;         /* bytes, memory_unreclaimable_bytes() */
+        uint64_t budget;                /* bytes; UINT64_MAX = no budget */
+        bool pressure_fired;            /* the worker's PSI trigger fired since the last decision */
+        double pressure_some_avg10;     /* percent, from memory.pressure */
+        usec_t started_usec;            /* when this incarnation was spawned */
+        usec_t max_lifetime_usec;       /* 0 = off */
+        usec_t idle_timeout_usec;       /* 0 = off */
+        usec_t last_cpu_activity_usec;  /* last time cpu.stat usage_usec was seen to grow */
+        usec_t watchdog_usec;           /* 0 = off */
+        usec_t last_watchdog_usec;      /* last WATCHDOG=1 (or READY=1, or spawn) */
+} WorkerSample;
+
+typedef struct DynoSample {
+        uint64_t memory_current;        /* bytes, the dyno node */
+        uint64_t unreclaimable;         /* bytes, sum over workers (page cache excluded) */
+        uint64_t memory_limit;          /* bytes */
+        uint64_t recycle_at;            /* bytes */
+        bool pressure_fired;            /* the dyno's PSI trigger fired since the last decision */
+        usec_t last_dyno_action_usec;   /* last dyno-limit/pressure recycle issued; 0 = never */
+} DynoSample;
+
+typedef struct Snapshot {
+        usec_t now;
+        DynoSample dyno;
+        const WorkerSample *workers;
+        size_t n_workers;
+} Snapshot;
+
+typedef struct PolicyConfig {
+        /* A worker is over budget when unreclaimable >= budget * budget_permille / 1000. */
+        unsigned budget_permille;       /* default 950 */
+        /* Pressure only counts against a worker whose memory is mostly its own doing:
+         * unreclaimable >= memory_current * pressure_min_unreclaimable_permille / 1000. */
+        unsigned pressure_min_unreclaimable_permille; /* default 500 */
+        usec_t dyno_cooldown_usec;      /* hold-off between dyno-level actions; default 1 s */
+} PolicyConfig;
+
+#define POLICY_CONFIG_DEFAULT                                           \
+        ((PolicyConfig) {                                               \
+                .budget_permille = 950,                                 \
+                .pressure_min_unreclaimable_permille = 500,             \
+                .dyno_cooldown_usec = USEC_PER_SEC,                     \
+        })
+
+typedef struct PolicyAction {
+        size_t worker;                  /* index into Snapshot.workers */
+        RecycleReason reason;
+        uint64_t memory_bytes;          /* the figure that decided it (unreclaimable or current) */
+        uint64_t budget_bytes;          /* the worker's budget, UINT64_MAX if none */
+} PolicyAction;
+
+/* Decides at most one recycle. Order of precedence:
+ *  1. per-worker, in index order, first match wins: watchdog (now - last_watchdog >= watchdog),
+ *     budget (unreclaimable over budget), pressure (pressure_fired and mostly unreclaimable),
+ *     lifetime (now - started >= max_lifetime), idle (now - last_cpu_activity >= idle_timeout).
+ *  2. dyno-limit: dyno.unreclaimable >= recycle_at -> the worst offender among candidates:
+ *     largest (unreclaimable - budget) overage first, then largest unreclaimable. Skipped while a
+ *     dyno-limit/pressure recycle is in progress or within dyno_cooldown of the last one, so each
+ *     action is re-checked against fresh numbers before the next.
+ *  3. dyno pressure (pressure_fired on the dyno): the candidate with the highest
+ *     pressure_some_avg10 that is mostly unreclaimable; same hold-off as 2.
+ * Only candidates are considered. Returns 1 with *ret filled, 0 if nothing to do. */
+int policy_decide(const Snapshot *s, const PolicyConfig *cfg, PolicyAction *ret);
+
+/* The earliest time at which a time-based rule (lifetime, idle, watchdog) could fire for any
+ * candidate, for arming one timer; USEC_INFINITY if none. Pure. */
+usec_t policy_next_deadline(const Snapshot *s);

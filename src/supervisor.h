@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Supervision decisions, pure: the worker state machine (one table, in the manner of
+ * s6-supervise's actions[state][event]), restart intensity (a death tally over a sliding
+ * window), exponential backoff, and which siblings a strategy takes down. The manager owns the
+ * side effects; everything here takes `now` and is unit-tested with an explicit clock. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "shared/macro.h"
+
+typedef enum WorkerState {
+        WORKER_STOPPED,
+        WORKER_STARTING,        /* spawned, waiting for READY=1 (only when a ready wait is needed) */
+        WORKER_RUNNING,
+        WORKER_STOPPING,        /* stop signal sent, waiting for the exit (then cgroup.kill) */
+        WORKER_BACKOFF,         /* died, restart scheduled */
+        WORKER_FAILED,          /* its group gave up on it */
+        _WORKER_STATE_MAX,
+} WorkerState;
+
+typedef enum WorkerEvent {
+        WEV_START,              /* spawn requested and done */
+        WEV_READY,              /* READY=1, or spawned when no ready wait is needed */
+        WEV_STOP,               /* stop signal sent */
+        WEV_EXIT_RESTART,       /* main process gone; a restart will follow after a delay */
+        WEV_EXIT_DONE,          /* main process gone; stays down */
+        WEV_BACKOFF_CANCEL,     /* stop requested while waiting to restart */
+        WEV_FAIL,               /* the group's restart intensity was exceeded */
+        _WORKER_EVENT_MAX,
+} WorkerEvent;
+
+/* "stopped", "starting", "running", "stopping", "backoff", "failed" (the D-Bus spelling). */
+const char *worker_state_to_string(WorkerState s);
+const char *worker_event_to_string(WorkerEvent e);
+
+/* The one place transitions live. Returns 0 and *ret = the next state, or -EINVAL if `e` makes
+ * no sense in `s` (callers treat that as a bug and log it). */
+int worker_state_next(WorkerState s, WorkerEvent e, WorkerState *ret);
+
+/* True while a process may exist for the worker. */
+bool worker_state_is_active(WorkerState s);
+
+/* Restart intensity: remembers when recent restarts happened. */
+#define RESTART_TALLY_MAX 1024
+typedef struct RestartTally {
+        usec_t at[RESTART_TALLY_MAX];   /* ring buffer of restart times */
+        size_t start, n;
+} RestartTally;
+
+/* Forgets restarts older than `window_usec` before `now`, records one at `now`, and returns true
+ * when the window now holds more than `max_restarts` restarts: the group must fail. */
+bool restart_tally_add(RestartTally *t, usec_t now, unsigned max_restarts, usec_t window_usec);
+size_t restart_tally_count(const RestartTally *t, usec_t now, usec_t window_usec);
+void restart_tally_reset(RestartTally *t);
+
+/* Backoff before restart number `consecutive` (1 = first failure): base * 2^(consecutive-1),
+ * capped at `cap`. consecutive == 0 -> 0. */
+usec_t backoff_delay_usec(unsigned consecutive, usec_t base_usec, usec_t cap_usec);
+
+/* Whether an exit that nobody asked for deserves a restart under `p`. `success` is exit code 0
+ * (a clean exit); a death by signal or a non-zero code is a failure. */
+bool restart_wanted(RestartPolicy p, bool success);
+
+/* Which of a group's `n` workers (in config order) must be taken down and restarted when worker
+ * `failed` dies: one-for-one marks only it, one-for-all all of them, rest-for-one it and every
+ * worker after it. Fills ret_affected[0..n-1]. */
+void strategy_affected(Strategy s, size_t n, size_t failed, bool *ret_affected);

@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Shared by the real-kernel scenarios. They run as root inside a throwaway VM (tests/vm/run),
+# start cgwatchd on a cgroup subtree of their own, and assert through the kernel's files and the
+# daemon's log. Timing is measured and printed, and asserted only as order and generous bounds:
+# the VM is emulated (TCG) and several times slower than hardware.
+set -u
+
+BUILD=${CGWATCH_BUILD:?CGWATCH_BUILD must point at the meson build dir}
+SRC=${CGWATCH_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+CGWATCHD=$BUILD/cgwatchd
+LEAKER=$BUILD/tests/helpers/cgwatch-leaker
+CG=/sys/fs/cgroup
+BASE=cgw-test
+DYNO=$CG/$BASE/dyno
+WORK=$(mktemp -d /tmp/cgw.XXXXXX)
+CONF=$WORK/cgwatch.conf
+LOG=$WORK/cgwatchd.log
+DAEMON_PID=
+PASSED=0
+FAILED=0
+MiB=$((1024 * 1024))
+
+say() { printf '%s\n' "$*"; }
+
+ok() {
+        PASSED=$((PASSED + 1))
+        say "ok - $*"
+}
+
+not_ok() {
+        FAILED=$((FAILED + 1))
+        say "FAIL - $*"
+}
+
+# check DESCRIPTION COMMAND...: passes when COMMAND succeeds.
+check() {
+        local d=$1
+        shift
+        if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 50 ms (this is the test observing, not the
+# daemon) and returns its status at the end.
+wait_for() {
+        local limit=$1 i=0
+        shift
+        while ! "$@"; do
+                i=$((i + 1))
+                [ $i -ge $((limit * 20)) ] && return 1
+                sleep 0.05
+        done
+        return 0
+}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# write_conf <<EOF ... EOF
+write_conf() { cat >"$CONF"; }
+
+start_daemon() {
+        "$CGWATCHD" -c "$CONF" --cgroup-root "$CG/$BASE" --no-bus "$@" >"$LOG" 2>&1 &
+        DAEMON_PID=$!
+        if ! wait_for 30 test -d "$DYNO"; then
+                not_ok "cgwatchd started (no $DYNO after 30 s)"
+                finish
+        fi
+}
+
+stop_daemon() {
+        [ -n "$DAEMON_PID" ] || return 0
+        kill -TERM "$DAEMON_PID" 2>/dev/null
+        wait "$DAEMON_PID"
+        local rc=$?
+        DAEMON_PID=
+        return $rc
+}
+
+log_has() { grep -q -- "$1" "$LOG"; }
+log_count() { grep -c -- "$1" "$LOG" || true; }
+
+# worker_pid NAME: the pid in the worker's node (first one)
+worker_node() {
+        local n
+        for n in "$DYNO/$1" "$DYNO"/*/"$1"; do
+                [ -d "$n" ] && { echo "$n"; return 0; }
+        done
+        return 1
+}
+worker_pid() {
+        local n
+        n=$(worker_node "$1") || return 1
+        head -n1 "$n/cgroup.procs" 2>/dev/null | grep .
+}
+worker_running() { worker_pid "$1" >/dev/null; }
+
+value() { tr -d '\n' <"$1"; }
+
+oom_kills() { awk '$1 == "oom_kill" {print $2}' "$DYNO/memory.events"; }
+
+finish() {
+        if [ -n "$DAEMON_PID" ]; then
+                kill -TERM "$DAEMON_PID" 2>/dev/null
+                wait "$DAEMON_PID" 2>/dev/null
+        fi
+        if [ "$FAILED" -gt 0 ] || [ "${CGW_SHOW_LOG:-0}" = 1 ]; then
+                say "---- cgwatchd log ($LOG) ----"
+                tail -n 200 "$LOG"
+                say "----"
+        fi
+        say "$PASSED passed, $FAILED failed"
+        [ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
+        exit $?
+}
+
+[ -x "$CGWATCHD" ] || { say "SKIP: $CGWATCHD not built"; exit 77; }
+grep -qw memory "$CG/cgroup.controllers" 2>/dev/null || { say "SKIP: no cgroup v2 memory controller here (run me through tests/vm/run)"; exit 77; }

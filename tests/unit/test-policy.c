@@ -1,0 +1,854 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Unit tests for the pure recycle policy: small snapshot tables with an explicit "now". */
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "policy.h"
+
+#define KiB (1024ULL)
+#define MiB (1024ULL * KiB)
+
+/* An arbitrary "now", far from 0 so that "now - x" boundaries are easy to write. */
+#define NOW (1000 * USEC_PER_SEC)
+
+/* A healthy running worker: 100 MiB budget, 20 MiB used, all of it its own, no time rules. */
+static WorkerSample worker_healthy(void) {
+        return (WorkerSample) {
+                .candidate = true,
+                .memory_current = 20 * MiB,
+                .unreclaimable = 20 * MiB,
+                .budget = 100 * MiB,
+                .pressure_some_avg10 = 0.0,
+                .started_usec = NOW - 100 * USEC_PER_SEC,
+                .last_cpu_activity_usec = NOW - USEC_PER_SEC,
+                .last_watchdog_usec = NOW - USEC_PER_SEC,
+        };
+}
+
+/* A dyno of 512 MiB that recycles at 460 MiB, comfortably below it. */
+static Snapshot snapshot_make(usec_t now, const WorkerSample *w, size_t n) {
+        return (Snapshot) {
+                .now = now,
+                .dyno = {
+                        .memory_current = 100 * MiB,
+                        .unreclaimable = 100 * MiB,
+                        .memory_limit = 512 * MiB,
+                        .recycle_at = 460 * MiB,
+                },
+                .workers = w,
+                .n_workers = n,
+        };
+}
+
+/* A sentinel: an untouched *ret still holds it. */
+static const PolicyAction action_sentinel = {
+        .worker = 4242,
+        .reason = RECYCLE_MANUAL,
+        .memory_bytes = 4242,
+        .budget_bytes = 4242,
+};
+
+static int decide(const Snapshot *s, PolicyAction *a) {
+        PolicyConfig cfg = POLICY_CONFIG_DEFAULT;
+
+        *a = action_sentinel;
+        return policy_decide(s, &cfg, a);
+}
+
+/* Field by field: struct assignment need not copy padding bytes. */
+static void assert_untouched(const PolicyAction *a) {
+        assert_int_equal(a->worker, action_sentinel.worker);
+        assert_int_equal(a->reason, action_sentinel.reason);
+        assert_int_equal(a->memory_bytes, action_sentinel.memory_bytes);
+        assert_int_equal(a->budget_bytes, action_sentinel.budget_bytes);
+}
+
+static void assert_action(const PolicyAction *a, size_t worker, RecycleReason reason,
+                          uint64_t memory_bytes, uint64_t budget_bytes) {
+        assert_int_equal(a->worker, worker);
+        assert_string_equal(recycle_reason_to_string(a->reason), recycle_reason_to_string(reason));
+        assert_int_equal(a->reason, reason);
+        assert_int_equal(a->memory_bytes, memory_bytes);
+        assert_int_equal(a->budget_bytes, budget_bytes);
+}
+
+static void test_reason_to_string(void **state) {
+        assert_string_equal(recycle_reason_to_string(RECYCLE_BUDGET), "budget");
+        assert_string_equal(recycle_reason_to_string(RECYCLE_DYNO_LIMIT), "dyno-limit");
+        assert_string_equal(recycle_reason_to_string(RECYCLE_PRESSURE), "pressure");
+        assert_string_equal(recycle_reason_to_string(RECYCLE_LIFETIME), "lifetime");
+        assert_string_equal(recycle_reason_to_string(RECYCLE_IDLE), "idle");
+        assert_string_equal(recycle_reason_to_string(RECYCLE_WATCHDOG), "watchdog");
+        assert_string_equal(recycle_reason_to_string(RECYCLE_MANUAL), "manual");
+        assert_string_equal(recycle_reason_to_string(RECYCLE_NONE), "none");
+        assert_null(recycle_reason_to_string(_RECYCLE_REASON_MAX));
+        assert_null(recycle_reason_to_string((RecycleReason) -1));
+        assert_null(recycle_reason_to_string((RecycleReason) 1000));
+}
+
+static void test_empty_snapshot(void **state) {
+        Snapshot s = snapshot_make(NOW, NULL, 0);
+        PolicyAction a;
+
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+
+        /* Even a dyno over its limit and under pressure has nobody to recycle. */
+        s.dyno.unreclaimable = 600 * MiB;
+        s.dyno.pressure_fired = true;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+        assert_int_equal(policy_next_deadline(&s), USEC_INFINITY);
+}
+
+static void test_healthy_does_nothing(void **state) {
+        WorkerSample w[3] = { worker_healthy(), worker_healthy(), worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 3);
+        PolicyAction a;
+
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+}
+
+static void test_budget_leaker_recycled(void **state) {
+        WorkerSample w[2] = { worker_healthy(), worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 2);
+        PolicyAction a;
+
+        /* A leaker at 0.96 * budget: almost all of it anonymous. */
+        w[1].budget = 128 * MiB;
+        w[1].unreclaimable = 128 * MiB * 96 / 100;
+        w[1].memory_current = w[1].unreclaimable + 2 * MiB;
+
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 1, RECYCLE_BUDGET, 128 * MiB * 96 / 100, 128 * MiB);
+}
+
+static void test_budget_steady_heap_not_recycled(void **state) {
+        WorkerSample w[1] = { worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 1);
+        PolicyAction a;
+
+        /* A steady heap at 0.9 * budget is fine, however long it stays there. */
+        w[0].budget = 128 * MiB;
+        w[0].unreclaimable = 128 * MiB * 90 / 100;
+        w[0].memory_current = 128 * MiB * 92 / 100;
+
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+}
+
+static void test_budget_threshold_boundary(void **state) {
+        WorkerSample w[1] = { worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 1);
+        PolicyAction a;
+
+        /* 1000 * 950 / 1000 = 950 exactly: >= trips, one byte below does not. */
+        w[0].budget = 1000;
+        w[0].memory_current = 1000;
+        w[0].unreclaimable = 949;
+        assert_int_equal(decide(&s, &a), 0);
+
+        w[0].unreclaimable = 950;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_BUDGET, 950, 1000);
+
+        /* The permille is configurable. */
+        PolicyConfig cfg = POLICY_CONFIG_DEFAULT;
+        cfg.budget_permille = 1000;
+        a = action_sentinel;
+        assert_int_equal(policy_decide(&s, &cfg, &a), 0);
+        assert_untouched(&a);
+        w[0].unreclaimable = 1000;
+        assert_int_equal(policy_decide(&s, &cfg, &a), 1);
+        assert_action(&a, 0, RECYCLE_BUDGET, 1000, 1000);
+}
+
+static void test_budget_unlimited_never_trips(void **state) {
+        WorkerSample w[1] = { worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 1);
+        PolicyAction a;
+
+        w[0].budget = UINT64_MAX;
+        w[0].memory_current = UINT64_MAX - 1;
+        w[0].unreclaimable = UINT64_MAX - 1;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+
+        w[0].unreclaimable = UINT64_MAX;
+        w[0].memory_current = UINT64_MAX;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+}
+
+static void test_budget_huge_no_overflow(void **state) {
+        WorkerSample w[1] = { worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 1);
+        PolicyAction a;
+
+        /* budget * 950 would overflow 64 bits; the threshold must still be 95% of it. */
+        w[0].budget = UINT64_MAX - 1;
+        w[0].memory_current = UINT64_MAX / 2;
+        w[0].unreclaimable = UINT64_MAX / 2;
+        assert_int_equal(decide(&s, &a), 0);
+
+        w[0].unreclaimable = (UINT64_MAX / 100) * 96;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_BUDGET, (UINT64_MAX / 100) * 96, UINT64_MAX - 1);
+}
+
+/* The VM-RECIPE fact: a worker streaming a file through the page cache sits at its memory.high,
+ * trips "high" events and PSI, and owns almost none of it. */
+static WorkerSample worker_streamer(void) {
+        WorkerSample w = worker_healthy();
+
+        w.budget = 48 * MiB;
+        w.memory_current = 48 * MiB;
+        w.unreclaimable = 48 * MiB - 48 * MiB * 95 / 100; /* file = 95% of current */
+        w.pressure_fired = true;
+        w.pressure_some_avg10 = 4.56;
+        return w;
+}
+
+static void test_streamer_not_recycled(void **state) {
+        WorkerSample w[1] = { worker_streamer() };
+        Snapshot s = snapshot_make(NOW, w, 1);
+        PolicyAction a;
+
+        /* Not on budget, not on its own PSI trigger... */
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+
+        /* ...nor on the dyno's PSI trigger. */
+        s.dyno.pressure_fired = true;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+}
+
+static void test_pressure_mostly_unreclaimable(void **state) {
+        WorkerSample w[2] = { worker_streamer(), worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 2);
+        PolicyAction a;
+
+        /* Worker 1 stalls on memory that is its own: recycled on pressure, with its figures. */
+        w[1].pressure_fired = true;
+        w[1].memory_current = 60 * MiB;
+        w[1].unreclaimable = 55 * MiB;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 1, RECYCLE_PRESSURE, 55 * MiB, 100 * MiB);
+
+        /* No trigger, no pressure recycle, whatever avg10 says. */
+        w[1].pressure_fired = false;
+        w[1].pressure_some_avg10 = 80.0;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+}
+
+static void test_pressure_boundary(void **state) {
+        WorkerSample w[1] = { worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 1);
+        PolicyAction a;
+
+        w[0].pressure_fired = true;
+        w[0].memory_current = 1000;
+        w[0].unreclaimable = 500; /* exactly 500 permille */
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_PRESSURE, 500, 100 * MiB);
+
+        w[0].unreclaimable = 499;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+
+        /* A worker holding nothing of its own is not to blame. */
+        w[0].memory_current = 0;
+        w[0].unreclaimable = 0;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+}
+
+static void test_non_candidates_ignored(void **state) {
+        WorkerSample w[3] = { worker_healthy(), worker_healthy(), worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 3);
+        PolicyAction a;
+
+        /* Worker 0: over budget, hung, old and idle, under pressure, but already stopping. */
+        w[0].candidate = false;
+        w[0].recycle_in_progress = true;
+        w[0].recycle_in_progress_reason = RECYCLE_BUDGET;
+        w[0].unreclaimable = w[0].memory_current = 200 * MiB;
+        w[0].pressure_fired = true;
+        w[0].pressure_some_avg10 = 90.0;
+        w[0].watchdog_usec = USEC_PER_SEC;
+        w[0].last_watchdog_usec = 0;
+        w[0].max_lifetime_usec = USEC_PER_SEC;
+        w[0].idle_timeout_usec = USEC_PER_SEC;
+        w[0].last_cpu_activity_usec = 0;
+        /* Worker 2: in backoff (not running), also far over budget. */
+        w[2] = w[0];
+        w[2].recycle_in_progress = false;
+
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+
+        /* Nor at dyno level, even if they are the only ones with memory to free. */
+        s.dyno.unreclaimable = 500 * MiB;
+        s.dyno.pressure_fired = true;
+        w[1].unreclaimable = 0;
+        w[1].memory_current = 0;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+
+        /* Their deadlines do not arm the timer. */
+        assert_int_equal(policy_next_deadline(&s), USEC_INFINITY);
+}
+
+/* One worker that matches every per-worker rule; switch them off one by one, in precedence
+ * order: watchdog, budget, pressure, lifetime, idle. */
+static void test_precedence_within_worker(void **state) {
+        WorkerSample w[1] = { worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 1);
+        PolicyAction a;
+
+        w[0].started_usec = 0;
+        w[0].watchdog_usec = 10 * USEC_PER_SEC;
+        w[0].last_watchdog_usec = NOW - 20 * USEC_PER_SEC;
+        w[0].budget = 100 * MiB;
+        w[0].memory_current = 99 * MiB;
+        w[0].unreclaimable = 98 * MiB;
+        w[0].pressure_fired = true;
+        w[0].max_lifetime_usec = 60 * USEC_PER_SEC;
+        w[0].idle_timeout_usec = 30 * USEC_PER_SEC;
+        w[0].last_cpu_activity_usec = NOW - 40 * USEC_PER_SEC;
+
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_WATCHDOG, 99 * MiB, 100 * MiB);
+
+        w[0].watchdog_usec = 0;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_BUDGET, 98 * MiB, 100 * MiB);
+
+        w[0].budget = 200 * MiB;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_PRESSURE, 98 * MiB, 200 * MiB);
+
+        w[0].pressure_fired = false;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_LIFETIME, 99 * MiB, 200 * MiB);
+
+        w[0].max_lifetime_usec = 0;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_IDLE, 99 * MiB, 200 * MiB);
+
+        w[0].idle_timeout_usec = 0;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+}
+
+static void test_precedence_index_order(void **state) {
+        WorkerSample w[3] = { worker_healthy(), worker_healthy(), worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 3);
+        PolicyAction a;
+
+        /* Worker 1 is only idle; worker 2 is hung and over budget. Index order wins: the rule
+         * order applies within a worker, not across workers. */
+        w[1].idle_timeout_usec = 10 * USEC_PER_SEC;
+        w[1].last_cpu_activity_usec = NOW - 10 * USEC_PER_SEC;
+        w[2].watchdog_usec = USEC_PER_SEC;
+        w[2].last_watchdog_usec = NOW - 5 * USEC_PER_SEC;
+        w[2].unreclaimable = w[2].memory_current = 99 * MiB;
+
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 1, RECYCLE_IDLE, 20 * MiB, 100 * MiB);
+
+        w[1].idle_timeout_usec = 0;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 2, RECYCLE_WATCHDOG, 99 * MiB, 100 * MiB);
+}
+
+static void test_worker_rules_before_dyno(void **state) {
+        WorkerSample w[2] = { worker_healthy(), worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 2);
+        PolicyAction a;
+
+        /* The dyno is over recycle_at and worker 0 is the biggest, but worker 1 hit its
+         * lifetime: the per-worker rule is decided first. */
+        s.dyno.unreclaimable = 470 * MiB;
+        w[0].unreclaimable = w[0].memory_current = 90 * MiB;
+        w[1].max_lifetime_usec = 100 * USEC_PER_SEC;
+        w[1].started_usec = NOW - 100 * USEC_PER_SEC;
+
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 1, RECYCLE_LIFETIME, 20 * MiB, 100 * MiB);
+
+        w[1].max_lifetime_usec = 0;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_DYNO_LIMIT, 90 * MiB, 100 * MiB);
+}
+
+static void test_dyno_limit_largest_overage(void **state) {
+        WorkerSample w[3] = { worker_healthy(), worker_healthy(), worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 3);
+        PolicyAction a;
+
+        /* Overages are measured against the budget itself, while the budget rule trips at
+         * budget * budget_permille / 1000; a permille of 2000 keeps the budget rule quiet so
+         * that workers over their budget reach the dyno rule. */
+        PolicyConfig cfg = POLICY_CONFIG_DEFAULT;
+        cfg.budget_permille = 2000;
+
+        s.dyno.unreclaimable = 470 * MiB;
+        /* Worker 0: 150 MiB, budget 140 -> overage 10 MiB. */
+        w[0].budget = 140 * MiB;
+        w[0].unreclaimable = w[0].memory_current = 150 * MiB;
+        /* Worker 1: 120 MiB, budget 100 -> overage 20 MiB: the worst, though smaller. */
+        w[1].budget = 100 * MiB;
+        w[1].unreclaimable = w[1].memory_current = 120 * MiB;
+        /* Worker 2: 200 MiB, no budget -> overage 0. */
+        w[2].budget = UINT64_MAX;
+        w[2].unreclaimable = w[2].memory_current = 200 * MiB;
+
+        a = action_sentinel;
+        assert_int_equal(policy_decide(&s, &cfg, &a), 1);
+        assert_action(&a, 1, RECYCLE_DYNO_LIMIT, 120 * MiB, 100 * MiB);
+
+        /* Equal overages: the larger unreclaimable wins. */
+        w[0].budget = 130 * MiB; /* overage 20 MiB, 150 MiB used */
+        a = action_sentinel;
+        assert_int_equal(policy_decide(&s, &cfg, &a), 1);
+        assert_action(&a, 0, RECYCLE_DYNO_LIMIT, 150 * MiB, 130 * MiB);
+}
+
+static void test_dyno_limit_largest_usage_without_overage(void **state) {
+        WorkerSample w[4] = { worker_healthy(), worker_healthy(), worker_healthy(), worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 4);
+        PolicyAction a;
+
+        s.dyno.unreclaimable = 460 * MiB; /* exactly recycle_at: acts */
+        w[0].unreclaimable = 50 * MiB;
+        w[1].unreclaimable = 80 * MiB;
+        w[2].unreclaimable = 70 * MiB;
+        w[2].budget = UINT64_MAX;
+        w[3].unreclaimable = 80 * MiB - 1;
+        for (size_t i = 0; i < 4; i++)
+                w[i].memory_current = w[i].unreclaimable + MiB;
+
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 1, RECYCLE_DYNO_LIMIT, 80 * MiB, 100 * MiB);
+}
+
+static void test_dyno_limit_tie_lowest_index(void **state) {
+        WorkerSample w[4] = { worker_healthy(), worker_healthy(), worker_healthy(), worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 4);
+        PolicyAction a;
+
+        s.dyno.unreclaimable = 500 * MiB;
+        for (size_t i = 0; i < 4; i++)
+                w[i].unreclaimable = w[i].memory_current = 60 * MiB;
+        w[0].unreclaimable = w[0].memory_current = 59 * MiB;
+
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 1, RECYCLE_DYNO_LIMIT, 60 * MiB, 100 * MiB);
+
+        /* Same answer every time: the decision is a function of its inputs. */
+        for (int k = 0; k < 3; k++) {
+                assert_int_equal(decide(&s, &a), 1);
+                assert_int_equal(a.worker, 1);
+        }
+}
+
+static void test_dyno_limit_never_non_candidate(void **state) {
+        WorkerSample w[3] = { worker_healthy(), worker_healthy(), worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 3);
+        PolicyAction a;
+
+        s.dyno.unreclaimable = 500 * MiB;
+        w[0].unreclaimable = 30 * MiB;
+        w[1].candidate = false; /* the biggest, but in backoff */
+        w[1].budget = 10 * MiB;
+        w[1].unreclaimable = 300 * MiB;
+        w[2].unreclaimable = 40 * MiB;
+
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 2, RECYCLE_DYNO_LIMIT, 40 * MiB, 100 * MiB);
+
+        /* Candidates with nothing unreclaimable cannot bring the dyno down. */
+        w[0].unreclaimable = 0;
+        w[2].unreclaimable = 0;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+}
+
+static void test_dyno_limit_below_recycle_at(void **state) {
+        WorkerSample w[2] = { worker_healthy(), worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 2);
+        PolicyAction a;
+
+        w[0].unreclaimable = 90 * MiB;
+        s.dyno.unreclaimable = 460 * MiB - 1;
+        /* memory.current above recycle_at is page cache: not a reason. */
+        s.dyno.memory_current = 510 * MiB;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+
+        s.dyno.unreclaimable = 460 * MiB;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_DYNO_LIMIT, 90 * MiB, 100 * MiB);
+
+        /* recycle_at = UINT64_MAX: off. */
+        s.dyno.recycle_at = UINT64_MAX;
+        s.dyno.unreclaimable = 511 * MiB;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+}
+
+static void test_dyno_holdoff_in_progress(void **state) {
+        WorkerSample w[3] = { worker_healthy(), worker_healthy(), worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 3);
+        PolicyAction a;
+
+        s.dyno.unreclaimable = 480 * MiB;
+        s.dyno.last_dyno_action_usec = NOW - 10 * USEC_PER_SEC; /* cooldown long over */
+        w[1].unreclaimable = 90 * MiB;
+
+        /* Worker 0 is being recycled for dyno-limit: hold off, its memory is about to go. */
+        w[0].candidate = false;
+        w[0].recycle_in_progress = true;
+        w[0].recycle_in_progress_reason = RECYCLE_DYNO_LIMIT;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+
+        /* Same for a pressure recycle, and for dyno pressure. */
+        w[0].recycle_in_progress_reason = RECYCLE_PRESSURE;
+        s.dyno.pressure_fired = true;
+        w[1].pressure_some_avg10 = 50.0;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+
+        /* A budget or lifetime recycle in progress does not hold off the dyno rules. */
+        w[0].recycle_in_progress_reason = RECYCLE_BUDGET;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 1, RECYCLE_DYNO_LIMIT, 90 * MiB, 100 * MiB);
+        w[0].recycle_in_progress_reason = RECYCLE_LIFETIME;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 1, RECYCLE_DYNO_LIMIT, 90 * MiB, 100 * MiB);
+
+        /* It finished: resumes. */
+        w[0].recycle_in_progress = false;
+        w[0].recycle_in_progress_reason = RECYCLE_NONE;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 1, RECYCLE_DYNO_LIMIT, 90 * MiB, 100 * MiB);
+
+        /* The hold-off never blocks per-worker rules. */
+        w[0].recycle_in_progress = true;
+        w[0].recycle_in_progress_reason = RECYCLE_DYNO_LIMIT;
+        w[2].unreclaimable = 96 * MiB;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 2, RECYCLE_BUDGET, 96 * MiB, 100 * MiB);
+}
+
+static void test_dyno_holdoff_cooldown(void **state) {
+        WorkerSample w[2] = { worker_healthy(), worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 2);
+        PolicyAction a;
+
+        s.dyno.unreclaimable = 480 * MiB;
+        w[1].unreclaimable = 90 * MiB;
+
+        /* Default cooldown 1 s: one usec before its end holds off, its end resumes. */
+        s.dyno.last_dyno_action_usec = NOW - USEC_PER_SEC + 1;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+
+        s.dyno.last_dyno_action_usec = NOW - USEC_PER_SEC;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 1, RECYCLE_DYNO_LIMIT, 90 * MiB, 100 * MiB);
+
+        /* Just issued: held off. 0 means never: not held off even at now < cooldown. */
+        s.dyno.last_dyno_action_usec = NOW;
+        assert_int_equal(decide(&s, &a), 0);
+        s.dyno.last_dyno_action_usec = 0;
+        s.now = USEC_PER_SEC / 2;
+        w[0].started_usec = w[1].started_usec = 0;
+        w[0].last_cpu_activity_usec = w[1].last_cpu_activity_usec = 0;
+        w[0].last_watchdog_usec = w[1].last_watchdog_usec = 0;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 1, RECYCLE_DYNO_LIMIT, 90 * MiB, 100 * MiB);
+
+        /* A configured cooldown is honoured. */
+        PolicyConfig cfg = POLICY_CONFIG_DEFAULT;
+        cfg.dyno_cooldown_usec = 30 * USEC_PER_SEC;
+        s.now = NOW;
+        s.dyno.last_dyno_action_usec = NOW - 29 * USEC_PER_SEC;
+        a = action_sentinel;
+        assert_int_equal(policy_decide(&s, &cfg, &a), 0);
+        s.dyno.last_dyno_action_usec = NOW - 30 * USEC_PER_SEC;
+        assert_int_equal(policy_decide(&s, &cfg, &a), 1);
+        assert_int_equal(a.reason, RECYCLE_DYNO_LIMIT);
+}
+
+static void test_dyno_pressure_highest_avg10(void **state) {
+        WorkerSample w[4] = { worker_healthy(), worker_healthy(), worker_streamer(), worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 4);
+        PolicyAction a;
+
+        s.dyno.pressure_fired = true;
+        w[0].pressure_some_avg10 = 10.0;
+        w[1].pressure_some_avg10 = 30.5;
+        w[2].pressure_fired = false;       /* its own trigger quiet; the dyno's fired */
+        w[2].pressure_some_avg10 = 80.0;   /* the highest, but it is page cache */
+        w[3].pressure_some_avg10 = 30.25;
+
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 1, RECYCLE_PRESSURE, 20 * MiB, 100 * MiB);
+
+        /* Without the dyno trigger: nothing, whatever the averages. */
+        s.dyno.pressure_fired = false;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+}
+
+static void test_dyno_pressure_ties_and_nan(void **state) {
+        WorkerSample w[3] = { worker_healthy(), worker_healthy(), worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 3);
+        PolicyAction a;
+
+        s.dyno.pressure_fired = true;
+        w[0].pressure_some_avg10 = NAN;
+        w[1].pressure_some_avg10 = 5.0;
+        w[2].pressure_some_avg10 = 5.0;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 1, RECYCLE_PRESSURE, 20 * MiB, 100 * MiB);
+
+        /* All zero: still the lowest index (the dyno stalls and all are to blame equally). */
+        w[0].pressure_some_avg10 = 0;
+        w[1].pressure_some_avg10 = 0;
+        w[2].pressure_some_avg10 = 0;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_PRESSURE, 20 * MiB, 100 * MiB);
+
+        /* Dyno pressure is held off by the cooldown, like dyno-limit. */
+        s.dyno.last_dyno_action_usec = NOW - 1;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+}
+
+static void test_dyno_limit_before_dyno_pressure(void **state) {
+        WorkerSample w[2] = { worker_healthy(), worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 2);
+        PolicyAction a;
+
+        s.dyno.unreclaimable = 470 * MiB;
+        s.dyno.pressure_fired = true;
+        w[0].unreclaimable = w[0].memory_current = 90 * MiB;
+        w[1].pressure_some_avg10 = 60.0;
+
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_DYNO_LIMIT, 90 * MiB, 100 * MiB);
+
+        s.dyno.unreclaimable = 400 * MiB;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 1, RECYCLE_PRESSURE, 20 * MiB, 100 * MiB);
+}
+
+static void test_lifetime_boundary(void **state) {
+        WorkerSample w[1] = { worker_healthy() };
+        Snapshot s = snapshot_make(0, w, 1);
+        PolicyAction a;
+
+        w[0].started_usec = 5000;
+        w[0].last_cpu_activity_usec = 5000;
+        w[0].last_watchdog_usec = 5000;
+        w[0].max_lifetime_usec = 3600 * USEC_PER_SEC;
+
+        s.now = 5000 + 3600 * USEC_PER_SEC - 1;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+        assert_int_equal(policy_next_deadline(&s), 5000 + 3600 * USEC_PER_SEC);
+
+        s.now = 5000 + 3600 * USEC_PER_SEC;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_LIFETIME, 20 * MiB, 100 * MiB);
+
+        /* A clock stamp before the start (impossible, but a broken snapshot) does not fire. */
+        s.now = 1000;
+        assert_int_equal(decide(&s, &a), 0);
+}
+
+static void test_idle_boundary(void **state) {
+        WorkerSample w[1] = { worker_healthy() };
+        Snapshot s = snapshot_make(0, w, 1);
+        PolicyAction a;
+
+        w[0].started_usec = 0;
+        w[0].last_watchdog_usec = 0;
+        w[0].idle_timeout_usec = 300 * USEC_PER_SEC;
+        w[0].last_cpu_activity_usec = 7 * USEC_PER_SEC;
+
+        s.now = 307 * USEC_PER_SEC - 1;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+
+        s.now = 307 * USEC_PER_SEC;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_IDLE, 20 * MiB, 100 * MiB);
+
+        /* Activity seen again pushes it away. */
+        w[0].last_cpu_activity_usec = 300 * USEC_PER_SEC;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_int_equal(policy_next_deadline(&s), 600 * USEC_PER_SEC);
+}
+
+static void test_idle_counts_from_start(void **state) {
+        WorkerSample w[1] = { worker_healthy() };
+        Snapshot s = snapshot_make(0, w, 1);
+        PolicyAction a;
+
+        /* A fresh incarnation whose activity stamp is stale (0, or the previous incarnation's)
+         * is idle from its start, not from the stamp. */
+        w[0].started_usec = 1000 * USEC_PER_SEC;
+        w[0].last_watchdog_usec = 1000 * USEC_PER_SEC;
+        w[0].last_cpu_activity_usec = 0;
+        w[0].idle_timeout_usec = 60 * USEC_PER_SEC;
+
+        s.now = 1059 * USEC_PER_SEC;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_int_equal(policy_next_deadline(&s), 1060 * USEC_PER_SEC);
+        s.now = 1060 * USEC_PER_SEC;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_int_equal(a.reason, RECYCLE_IDLE);
+}
+
+static void test_watchdog_boundary(void **state) {
+        WorkerSample w[1] = { worker_healthy() };
+        Snapshot s = snapshot_make(0, w, 1);
+        PolicyAction a;
+
+        w[0].started_usec = 0;
+        w[0].last_cpu_activity_usec = 0;
+        w[0].watchdog_usec = 30 * USEC_PER_SEC;
+        w[0].last_watchdog_usec = 12345;
+
+        s.now = 12345 + 30 * USEC_PER_SEC - 1;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+        assert_int_equal(policy_next_deadline(&s), 12345 + 30 * USEC_PER_SEC);
+
+        s.now = 12345 + 30 * USEC_PER_SEC;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_WATCHDOG, 20 * MiB, 100 * MiB);
+
+        /* Off: never. */
+        w[0].watchdog_usec = 0;
+        s.now = UINT64_MAX - 1;
+        assert_int_equal(decide(&s, &a), 0);
+}
+
+static void test_next_deadline_minimum(void **state) {
+        WorkerSample w[4] = { worker_healthy(), worker_healthy(), worker_healthy(), worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 4);
+
+        /* No time rules anywhere. */
+        assert_int_equal(policy_next_deadline(&s), USEC_INFINITY);
+
+        for (size_t i = 0; i < 4; i++) {
+                w[i].started_usec = NOW - 10 * USEC_PER_SEC;
+                w[i].last_cpu_activity_usec = NOW - 2 * USEC_PER_SEC;
+                w[i].last_watchdog_usec = NOW - USEC_PER_SEC;
+        }
+        w[0].max_lifetime_usec = 3600 * USEC_PER_SEC;   /* NOW + 3590 s */
+        w[1].idle_timeout_usec = 60 * USEC_PER_SEC;     /* NOW + 58 s */
+        w[1].watchdog_usec = 20 * USEC_PER_SEC;         /* NOW + 19 s: the earliest */
+        w[2].idle_timeout_usec = 30 * USEC_PER_SEC;     /* NOW + 28 s */
+        w[3].candidate = false;                         /* earlier still, but not a candidate */
+        w[3].watchdog_usec = 2 * USEC_PER_SEC;
+
+        assert_int_equal(policy_next_deadline(&s), NOW + 19 * USEC_PER_SEC);
+
+        w[1].watchdog_usec = 0;
+        assert_int_equal(policy_next_deadline(&s), NOW + 28 * USEC_PER_SEC);
+
+        w[2].idle_timeout_usec = 0;
+        assert_int_equal(policy_next_deadline(&s), NOW + 58 * USEC_PER_SEC);
+
+        /* A deadline in the past is returned as is, so the timer fires at once. */
+        w[0].max_lifetime_usec = 5 * USEC_PER_SEC;
+        assert_int_equal(policy_next_deadline(&s), NOW - 5 * USEC_PER_SEC);
+}
+
+static void test_next_deadline_saturates(void **state) {
+        WorkerSample w[1] = { worker_healthy() };
+        Snapshot s = snapshot_make(NOW, w, 1);
+        PolicyAction a;
+
+        /* started + lifetime overflows: never, rather than wrapping into the past. */
+        w[0].started_usec = UINT64_MAX - 10;
+        w[0].last_cpu_activity_usec = UINT64_MAX - 10;
+        w[0].last_watchdog_usec = UINT64_MAX - 10;
+        w[0].max_lifetime_usec = 100;
+        w[0].idle_timeout_usec = 100;
+        w[0].watchdog_usec = 100;
+        assert_int_equal(policy_next_deadline(&s), USEC_INFINITY);
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+}
+
+static void test_snapshot_not_modified(void **state) {
+        WorkerSample w[2] = { worker_healthy(), worker_healthy() };
+        WorkerSample copy[2];
+        Snapshot s = snapshot_make(NOW, w, 2);
+        PolicyAction a;
+
+        w[1].unreclaimable = 99 * MiB;
+        memcpy(copy, w, sizeof(w));
+        assert_int_equal(decide(&s, &a), 1);
+        assert_int_equal(decide(&s, &a), 1);
+        assert_memory_equal(w, copy, sizeof(w));
+        assert_int_equal(s.now, NOW);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_reason_to_string),
+                cmocka_unit_test(test_empty_snapshot),
+                cmocka_unit_test(test_healthy_does_nothing),
+                cmocka_unit_test(test_budget_leaker_recycled),
+                cmocka_unit_test(test_budget_steady_heap_not_recycled),
+                cmocka_unit_test(test_budget_threshold_boundary),
+                cmocka_unit_test(test_budget_unlimited_never_trips),
+                cmocka_unit_test(test_budget_huge_no_overflow),
+                cmocka_unit_test(test_streamer_not_recycled),
+                cmocka_unit_test(test_pressure_mostly_unreclaimable),
+                cmocka_unit_test(test_pressure_boundary),
+                cmocka_unit_test(test_non_candidates_ignored),
+                cmocka_unit_test(test_precedence_within_worker),
+                cmocka_unit_test(test_precedence_index_order),
+                cmocka_unit_test(test_worker_rules_before_dyno),
+                cmocka_unit_test(test_dyno_limit_largest_overage),
+                cmocka_unit_test(test_dyno_limit_largest_usage_without_overage),
+                cmocka_unit_test(test_dyno_limit_tie_lowest_index),
+                cmocka_unit_test(test_dyno_limit_never_non_candidate),
+                cmocka_unit_test(test_dyno_limit_below_recycle_at),
+                cmocka_unit_test(test_dyno_holdoff_in_progress),
+                cmocka_unit_test(test_dyno_holdoff_cooldown),
+                cmocka_unit_test(test_dyno_pressure_highest_avg10),
+                cmocka_unit_test(test_dyno_pressure_ties_and_nan),
+                cmocka_unit_test(test_dyno_limit_before_dyno_pressure),
+                cmocka_unit_test(test_lifetime_boundary),
+                cmocka_unit_test(test_idle_boundary),
+                cmocka_unit_test(test_idle_counts_from_start),
+                cmocka_unit_test(test_watchdog_boundary),
+                cmocka_unit_test(test_next_deadline_minimum),
+                cmocka_unit_test(test_next_deadline_saturates),
+                cmocka_unit_test(test_snapshot_not_modified),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
