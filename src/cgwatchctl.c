@@ -82,7 +82,7 @@ static int cmd_status(sd_bus *bus) {
         uint64_t limit = 0, current = 0, peak = 0, mem, budget, recycles;
         uint32_t pid;
         json_object *root = NULL, *arr = NULL;
-        char a[16], b[16], c[16];
+        char a[32], b[32], c[32];
         int r;
 
         r = sd_bus_call_method(bus, CGWATCH_BUS_NAME, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, "ListWorkers", &e,

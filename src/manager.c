@@ -511,7 +511,7 @@ void manager_check_shutdown_done(Manager *m) {
         if (!m->shutting_down)
                 return;
         for (size_t i = 0; i < m->n_workers; i++)
-                if (worker_state_is_active(m->workers[i]->state))
+                if (worker_state_is_active(m->workers[i]->state) || m->workers[i]->retiree)
                         return;
         log_info("All workers stopped.");
         manager_cleanup_cgroups(m);
@@ -527,9 +527,8 @@ void manager_shutdown(Manager *m) {
         for (size_t i = 0; i < m->n_workers; i++) {
                 Worker *w = m->workers[i];
                 w->restart_after_stop = false;
-                if (w->state == WORKER_BACKOFF)
-                        (void) worker_stop(w, /* restart_after= */ false);
-                else if (worker_state_is_active(w->state))
+                worker_retire_now(w);
+                if (w->state == WORKER_BACKOFF || worker_state_is_active(w->state))
                         (void) worker_stop(w, /* restart_after= */ false);
         }
         manager_check_shutdown_done(m);

@@ -26,6 +26,20 @@
 typedef struct Manager Manager;
 typedef struct Group Group;
 typedef struct Worker Worker;
+typedef struct Retiree Retiree;
+
+/* ReplaceFirst=yes: the old incarnation of a worker, still serving in its own node while the
+ * replacement starts in a fresh one; stopped once the replacement sent READY=1. */
+struct Retiree {
+        Worker *worker;
+        pid_t pid;
+        int pidfd;
+        char *cgroup_path;
+        sd_event_source *child_source;
+        sd_event_source *timer_source;
+        bool signaled;
+        bool release_brake;             /* recycled for memory: lift memory.high for its drain */
+};
 
 struct Group {
         Manager *manager;
@@ -80,6 +94,8 @@ struct Worker {
         bool removing;                  /* reload dropped it: free once stopped */
         bool config_changed;            /* reload changed how it runs: restart it */
         bool keep;                      /* reload bookkeeping */
+        Retiree *retiree;               /* ReplaceFirst: the incarnation being replaced */
+        unsigned generation;            /* for fresh node names */
 
         usec_t started_usec;
         usec_t last_watchdog_usec;
@@ -165,6 +181,7 @@ int worker_recycle(Worker *w, RecycleReason reason, uint64_t memory_bytes, uint6
 int worker_set_budget(Worker *w, uint64_t budget_bytes);
 void worker_on_ready(Worker *w);
 void worker_on_watchdog(Worker *w);
+void worker_retire_now(Worker *w);
 void group_fail(Group *g);
 
 /* monitor.c */
@@ -175,6 +192,7 @@ void monitor_dyno_close(Manager *m);
 void monitor_evaluate(Manager *m);
 void monitor_release_brake(Manager *m, Worker *w);
 void monitor_restore_brake(Manager *m, Worker *w);
+void monitor_restore_dyno_brake(Manager *m);
 
 /* notify.c */
 int notify_open(Manager *m);

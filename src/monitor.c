@@ -167,6 +167,11 @@ static void evaluate(Manager *m, usec_t trigger_usec) {
                         usec_t d = policy_next_deadline(&s), iv = idle_sample_interval(m);
                         if (iv != USEC_INFINITY)
                                 d = MIN(d, now + iv);
+                        /* Still over RecycleAt but held off by the cool-down: look again when it
+                         * ends, even if the kernel has nothing new to say by then. */
+                        if (full && m->last_dyno_action_usec > 0 &&
+                            m->last_dyno_action_usec + m->policy.dyno_cooldown_usec > now)
+                                d = MIN(d, m->last_dyno_action_usec + m->policy.dyno_cooldown_usec);
                         arm_deadline(m, d);
                         break;
                 }
@@ -394,8 +399,15 @@ void monitor_restore_brake(Manager *m, Worker *w) {
         r = cgroup_write_u64(&m->root, w->cgroup_path, "memory.high", w->budget_bytes);
         if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "Failed to restore memory.high of '%s', ignoring: %m", w->cgroup_path);
+        w->recycle_reason = RECYCLE_NONE;
+        monitor_restore_dyno_brake(m);
+}
+
+void monitor_restore_dyno_brake(Manager *m) {
+        int r;
+
         for (size_t i = 0; i < m->n_workers; i++)
-                if (m->workers[i] != w && m->workers[i]->recycle_reason != RECYCLE_NONE)
+                if (m->workers[i]->recycle_reason != RECYCLE_NONE || m->workers[i]->retiree)
                         return; /* another drain still needs the headroom */
         if (m->dyno_brake_released) {
                 r = cgroup_write_u64(&m->root, m->dyno_path, "memory.high", m->recycle_at_bytes);

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,9 +74,21 @@ int worker_new(Manager *m, Group *g, const WorkerConfig *cfg, unsigned instance,
         return 0;
 }
 
+static Retiree *retiree_free(Retiree *r) {
+        if (!r)
+                return NULL;
+        sd_event_source_disable_unref(r->child_source);
+        sd_event_source_disable_unref(r->timer_source);
+        safe_close(r->pidfd);
+        free(r->cgroup_path);
+        free(r);
+        return NULL;
+}
+
 Worker *worker_free(Worker *w) {
         if (!w)
                 return NULL;
+        retiree_free(w->retiree);
         monitor_worker_close(w);
         sd_event_source_disable_unref(w->child_source);
         sd_event_source_disable_unref(w->timer_source);
@@ -210,6 +223,7 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         w->timer_source = sd_event_source_disable_unref(w->timer_source);
         w->pidfd = safe_close(w->pidfd);
         w->pid = 0;
+        worker_retire_now(w); /* a replacement that died before READY=1 ends the wait */
 
         /* Whatever the main process left behind goes with it, so the next incarnation starts
          * in an empty node and the memory is given back now. */
@@ -255,6 +269,135 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         }
         worker_handle_unplanned_exit(w, success);
         return 0;
+}
+
+
+/* The node of the incarnation that is being replaced is gone: the replacement's node takes
+ * the worker's usual name again, so ControlGroup stays stable across recycles. */
+static void worker_settle_node(Worker *w) {
+        Manager *m = w->manager;
+        _cleanup_free_ char *home = cgroup_path_join(w->group->cgroup_path, w->name);
+
+        if (!home || streq(home, w->cgroup_path))
+                return;
+        if (renameat(m->root.fd, w->cgroup_path, m->root.fd, home) < 0) {
+                log_warning_errno(errno, "Failed to rename cgroup '%s' to '%s', keeping the new name: %m", w->cgroup_path,
+                                  home);
+                return;
+        }
+        free(w->cgroup_path);
+        w->cgroup_path = TAKE_PTR(home);
+}
+
+static int on_retiree_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        Retiree *r = userdata;
+        Worker *w = r->worker;
+        Manager *m = w->manager;
+        char desc[64];
+
+        log_info("Worker %s: the replaced incarnation (pid %d) %s.", w->name, (int) r->pid,
+                 exit_describe(si->si_code, si->si_status, desc, sizeof desc));
+        if (cgroup_is_populated(&m->root, r->cgroup_path) > 0)
+                (void) cgroup_kill(&m->root, r->cgroup_path);
+        /* The kernel may take a moment to let go of the killed leftovers; a busy node is
+         * removed by the daemon's shutdown at the latest. */
+        int k = cgroup_remove(&m->root, r->cgroup_path);
+        if (k < 0)
+                log_debug_errno(k, "Failed to remove '%s': %m", r->cgroup_path);
+        w->retiree = retiree_free(r);
+        if (k >= 0)
+                worker_settle_node(w);
+        monitor_restore_dyno_brake(m);
+        manager_check_shutdown_done(m);
+        return 0;
+}
+
+static int on_retiree_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Retiree *r = userdata;
+        r->timer_source = sd_event_source_disable_unref(r->timer_source);
+        log_warning("Worker %s: the replaced incarnation (pid %d) did not exit within %" PRIu64 " ms, killing its cgroup.",
+                    r->worker->name, (int) r->pid, r->worker->cfg->stop_timeout_usec / USEC_PER_MSEC);
+        (void) cgroup_kill(&r->worker->manager->root, r->cgroup_path);
+        return 0;
+}
+
+/* Stops the old incarnation: the replacement is ready (or never will be). */
+void worker_retire_now(Worker *w) {
+        Retiree *r = w->retiree;
+        Manager *m = w->manager;
+        usec_t now;
+
+        if (!r || r->signaled)
+                return;
+        r->signaled = true;
+        if (r->release_brake)
+                (void) cgroup_write_u64(&m->root, r->cgroup_path, "memory.high", UINT64_MAX == w->budget_bytes
+                                                                                          ? UINT64_MAX
+                                                                                          : w->budget_bytes + w->budget_bytes / 4);
+        if (syscall(SYS_pidfd_send_signal, r->pidfd, w->cfg->stop_signal, NULL, 0) < 0 && errno != ESRCH)
+                log_warning_errno(errno, "Failed to signal the replaced incarnation of %s: %m", w->name);
+        log_info("Worker %s: stopping the replaced incarnation (pid %d).", w->name, (int) r->pid);
+        if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) >= 0 &&
+            sd_event_add_time(m->event, &r->timer_source, CLOCK_MONOTONIC, now + w->cfg->stop_timeout_usec, 1000,
+                              on_retiree_timeout, r) >= 0)
+                (void) sd_event_source_set_description(r->timer_source, "retiree-stop-timeout");
+}
+
+/* ReplaceFirst=yes: the running incarnation becomes a Retiree in its node; the worker starts
+ * again in a fresh node and, once it sent READY=1, the retiree is stopped. Returns 1 if the
+ * replacement was started, 0 if the caller must fall back to stop-then-start. */
+static int worker_replace(Worker *w, bool release_brake) {
+        Manager *m = w->manager;
+        uint64_t need = w->budget_bytes == UINT64_MAX ? 0 : w->budget_bytes;
+        uint64_t have = m->dyno_limit_bytes > m->dyno_current ? m->dyno_limit_bytes - m->dyno_current : 0;
+        _cleanup_free_ char *fresh = NULL;
+        Retiree *r;
+        int k;
+
+        if (w->retiree)
+                return 0;
+        /* Two copies must fit below RecycleAt, or the replacement itself would trip dyno-limit. */
+        if (m->dyno_current + need >= m->recycle_at_bytes) {
+                log_notice("Worker %s: ReplaceFirst=yes, but the dyno has %" PRIu64 " bytes of headroom below its limit and "
+                           "the replacement may need %" PRIu64 " (RecycleAt %" PRIu64 ", in use %" PRIu64
+                           "): stopping first, then starting.",
+                           w->name, have, need, m->recycle_at_bytes, m->dyno_current);
+                return 0;
+        }
+        if (asprintf(&fresh, "%s/%s~%u", w->group->cgroup_path, w->name, ++w->generation) < 0)
+                return log_oom();
+
+        r = calloc(1, sizeof *r);
+        if (!r)
+                return log_oom();
+        *r = (Retiree) {
+                .worker = w,
+                .pid = w->pid,
+                .pidfd = TAKE_FD(w->pidfd),
+                .cgroup_path = w->cgroup_path,
+                .release_brake = release_brake,
+        };
+        w->cgroup_path = TAKE_PTR(fresh);
+        w->child_source = sd_event_source_disable_unref(w->child_source);
+        w->timer_source = sd_event_source_disable_unref(w->timer_source);
+        k = sd_event_add_child_pidfd(m->event, &r->child_source, r->pidfd, WEXITED, on_retiree_exit, r);
+        if (k < 0) {
+                /* Cannot watch it: kill it rather than lose track of a process. */
+                (void) cgroup_kill(&m->root, r->cgroup_path);
+                log_error_errno(k, "Failed to watch the replaced incarnation of %s, killed it: %m", w->name);
+        } else
+                (void) sd_event_source_set_description(r->child_source, "retiree-pidfd");
+        w->retiree = r;
+        w->pid = 0;
+        monitor_worker_close(w); /* the new node gets its own memory.events and PSI fds */
+
+        /* The state table sees a planned stop and an immediate start. */
+        worker_set_state(w, WEV_STOP);
+        worker_set_state(w, WEV_EXIT_RESTART);
+        k = worker_start_now(w);
+        if (k < 0 || !worker_state_is_active(w->state))
+                worker_retire_now(w); /* no replacement after all: do not keep both waiting */
+        return 1;
 }
 
 static int worker_open_output(Worker *w) {
@@ -356,8 +499,10 @@ static int worker_start_now(Worker *w) {
         w->last_cpu_usage_usec = 0;
         w->stop_requested = false;
         worker_set_state(w, WEV_START);
-        log_info("Worker %s started as pid %d in %s (memory.high=%" PRIu64 ").", w->name, (int) pid,
-                 w->cgroup_path, w->budget_bytes);
+        char budget_s[32] = "max";
+        if (w->budget_bytes != UINT64_MAX)
+                snprintf(budget_s, sizeof budget_s, "%" PRIu64, w->budget_bytes);
+        log_info("Worker %s started as pid %d in %s (memory.high=%s).", w->name, (int) pid, w->cgroup_path, budget_s);
 
         if (w->cfg->replace_first) {
                 /* Its READY=1 is what a replacement waits for. */
@@ -412,6 +557,8 @@ int worker_stop(Worker *w, bool restart_after) {
 
         w->restart_after_stop = restart_after;
         w->stop_requested = !restart_after;
+        if (!restart_after)
+                worker_retire_now(w);
         r = syscall(SYS_pidfd_send_signal, w->pidfd, w->cfg->stop_signal, NULL, 0);
         if (r < 0 && errno != ESRCH)
                 log_warning_errno(errno, "Failed to send %s to worker %s: %m", sigabbrev_np(w->cfg->stop_signal) ?: "?",
@@ -429,12 +576,19 @@ int worker_recycle(Worker *w, RecycleReason reason, uint64_t memory_bytes, uint6
         if (!worker_state_is_active(w->state) || w->state == WORKER_STOPPING)
                 return 0;
 
-        w->recycles++;
-        w->recycle_reason = w->last_recycle_reason = reason;
-        if (reason == RECYCLE_BUDGET || reason == RECYCLE_DYNO_LIMIT || reason == RECYCLE_PRESSURE)
-                monitor_release_brake(m, w);
+        bool memory = reason == RECYCLE_BUDGET || reason == RECYCLE_DYNO_LIMIT || reason == RECYCLE_PRESSURE;
+        pid_t old_pid = w->pid;
 
-        r = worker_stop(w, /* restart_after= */ true);
+        w->recycles++;
+        w->last_recycle_reason = reason;
+        r = w->cfg->replace_first ? worker_replace(w, memory) : 0;
+        if (r == 0) {
+                w->recycle_reason = reason;
+                if (memory)
+                        monitor_release_brake(m, w);
+                r = worker_stop(w, /* restart_after= */ true);
+        } else if (r > 0)
+                r = 0;
         signal_usec = now_usec();
         latency = w->detect_usec > 0 && signal_usec >= w->detect_usec ? signal_usec - w->detect_usec : 0;
 
@@ -443,9 +597,10 @@ int worker_recycle(Worker *w, RecycleReason reason, uint64_t memory_bytes, uint6
         snprintf(dyno_s, sizeof dyno_s, "%" PRIu64, m->dyno_current);
         snprintf(lat_s, sizeof lat_s, "%" PRIu64, latency);
         log_notice("Recycling worker %s (pid %d): reason=%s memory=%s budget=%s dyno=%s/%" PRIu64
-                   " latency_usec=%s",
-                   w->name, (int) w->pid, recycle_reason_to_string(reason), mem_s,
-                   budget_bytes == UINT64_MAX ? "max" : budget_s, dyno_s, m->dyno_limit_bytes, lat_s);
+                   " latency_usec=%s%s",
+                   w->name, (int) old_pid, recycle_reason_to_string(reason), mem_s,
+                   budget_bytes == UINT64_MAX ? "max" : budget_s, dyno_s, m->dyno_limit_bytes, lat_s,
+                   w->retiree && !w->retiree->signaled ? " (replacement first)" : "");
         sd_journal_send("MESSAGE=Recycling worker %s: %s (memory %s bytes, budget %s bytes).", w->name,
                         recycle_reason_to_string(reason), mem_s, budget_s,
                         "MESSAGE_ID=" CGWATCH_MESSAGE_RECYCLE_STR,
@@ -456,7 +611,7 @@ int worker_recycle(Worker *w, RecycleReason reason, uint64_t memory_bytes, uint6
                         "CGWATCH_BUDGET_BYTES=%s", budget_s,
                         "CGWATCH_DYNO_BYTES=%s", dyno_s,
                         "CGWATCH_LATENCY_USEC=%s", lat_s,
-                        "CGWATCH_PID=%d", (int) w->pid,
+                        "CGWATCH_PID=%d", (int) old_pid,
                         NULL);
         bus_emit_recycled(m, w, reason, memory_bytes, budget_bytes);
         w->detect_usec = 0;
@@ -480,6 +635,7 @@ void worker_on_ready(Worker *w) {
                 w->timer_source = sd_event_source_disable_unref(w->timer_source);
                 worker_set_state(w, WEV_READY);
         }
+        worker_retire_now(w);
 }
 
 void worker_on_watchdog(Worker *w) {

@@ -63,6 +63,9 @@
  * a rounding error next to the page cache being exercised (and it lives in .bss, touched once). */
 #define STREAM_BUF_BYTES (128 * 1024)
 
+/* The leak pays back at most this much lateness (see run_worker()). */
+#define LEAK_CATCHUP_MAX_USEC (100 * USEC_PER_MSEC)
+
 #define MAX_CHILDREN 1024
 
 typedef struct Options {
@@ -499,7 +502,8 @@ static int run_worker(const Options *o, const sigset_t *waitset, bool main_proce
         static uint8_t stream_buf[STREAM_BUF_BYTES];
         Burst burst = { .free_at_usec = USEC_INFINITY, .next_at_usec = USEC_INFINITY };
         Arena arena = {};
-        uint64_t stream_passes = 0;
+        uint64_t stream_passes = 0, last_leak = 0;
+        double leak_owed = 0; /* bytes the rate owes us that are not yet leaked */
         int stream_fd = -EBADF;
 
         if (o->steady_mb > 0) {
@@ -528,7 +532,7 @@ static int run_worker(const Options *o, const sigset_t *waitset, bool main_proce
          * a big --steady does not count against the leak rate. */
         start = now_usec();
         if (rate_bytes_per_sec > 0)
-                next_leak = start;
+                next_leak = last_leak = start;
         if (o->burst_mb > 0)
                 burst.next_at_usec = start + round_u64(o->burst_every_s * (double) USEC_PER_SEC);
         if (main_process && o->watchdog_usec > 0) {
@@ -551,16 +555,26 @@ static int run_worker(const Options *o, const sigset_t *waitset, bool main_proce
                         return o->exit_code;
                 }
                 if (now >= next_leak) {
-                        /* Leak up to where the rate says we should be by now, rather than a fixed
-                         * amount per tick: late wake-ups (a loaded host, TCG, memory.high
-                         * throttling) then do not lower the average rate. */
-                        uint64_t target = (uint64_t) ((double) rate_bytes_per_sec * (double) (now - start) / USEC_PER_SEC);
+                        /* Leak what the rate owes us since the last step, rather than a fixed
+                         * amount per step: late wake-ups (a loaded host, TCG) then do not lower
+                         * the average rate. But forgive a debt older than LEAK_CATCHUP_MAX_USEC:
+                         * a worker held back by memory.high throttling must not pay back seconds
+                         * of leak in one spike the moment the brake is released (a real app
+                         * whose allocations stalled does not either). */
+                        double owed = leak_owed + (double) rate_bytes_per_sec * (double) (now - last_leak) / USEC_PER_SEC;
+                        double max_owed = (double) rate_bytes_per_sec * LEAK_CATCHUP_MAX_USEC / USEC_PER_SEC;
+                        uint64_t n;
 
-                        if (target > arena.total && arena_grow(&arena, target - arena.total) < 0) {
+                        if (owed > max_owed)
+                                owed = max_owed;
+                        n = (uint64_t) owed;
+                        if (n > 0 && arena_grow(&arena, n) < 0) {
                                 fprintf(stderr, "leaker: mmap failed after %.1f MB: %m\n",
                                         (double) arena.total / MIB);
                                 return 1;
                         }
+                        leak_owed = owed - (double) n;
+                        last_leak = now;
                         next_leak = now + o->step_usec;
                 }
                 if (now >= burst.next_at_usec) {

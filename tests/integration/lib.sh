@@ -95,6 +95,9 @@ worker_running() { worker_pid "$1" >/dev/null; }
 
 value() { tr -d '\n' <"$1"; }
 
+# The kernel keeps memory limits in pages: what reads back is the value rounded down to 4 KiB.
+pages() { echo $(($1 / 4096 * 4096)); }
+
 oom_kills() { awk '$1 == "oom_kill" {print $2}' "$DYNO/memory.events"; }
 
 finish() {
