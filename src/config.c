@@ -368,7 +368,7 @@ static int read_full_file(const char *path, char **ret, size_t *ret_size) {
 
 static int load_file(Config *c, const char *path, bool missing_ok, char **ret_error) {
         _cleanup_free_ char *text = NULL;
-        size_t size;
+        size_t size = 0;
         int r;
 
         r = read_full_file(path, &text, &size);

@@ -496,6 +496,12 @@ static int worker_start_now(Worker *w) {
         w->pid = pid;
         w->pidfd = pidfd;
         w->started_usec = w->last_watchdog_usec = w->last_cpu_activity_usec = now_usec();
+        /* Figures of the previous incarnation must not judge this one: read afresh before any
+         * decision about it. */
+        w->memory_current = w->memory_unreclaimable = w->memory_peak = 0;
+        w->pressure_avg10 = 0;
+        w->pressure_fired = false;
+        w->sample_dirty = true;
         w->last_cpu_usage_usec = 0;
         w->stop_requested = false;
         worker_set_state(w, WEV_START);
@@ -592,13 +598,15 @@ int worker_recycle(Worker *w, RecycleReason reason, uint64_t memory_bytes, uint6
         signal_usec = now_usec();
         latency = w->detect_usec > 0 && signal_usec >= w->detect_usec ? signal_usec - w->detect_usec : 0;
 
+        char cur_s[32];
+        snprintf(cur_s, sizeof cur_s, "%" PRIu64, w->memory_current);
         snprintf(mem_s, sizeof mem_s, "%" PRIu64, memory_bytes);
         snprintf(budget_s, sizeof budget_s, "%" PRIu64, budget_bytes);
         snprintf(dyno_s, sizeof dyno_s, "%" PRIu64, m->dyno_current);
         snprintf(lat_s, sizeof lat_s, "%" PRIu64, latency);
-        log_notice("Recycling worker %s (pid %d): reason=%s memory=%s budget=%s dyno=%s/%" PRIu64
+        log_notice("Recycling worker %s (pid %d): reason=%s memory=%s current=%s budget=%s dyno=%s/%" PRIu64
                    " latency_usec=%s%s",
-                   w->name, (int) old_pid, recycle_reason_to_string(reason), mem_s,
+                   w->name, (int) old_pid, recycle_reason_to_string(reason), mem_s, cur_s,
                    budget_bytes == UINT64_MAX ? "max" : budget_s, dyno_s, m->dyno_limit_bytes, lat_s,
                    w->retiree && !w->retiree->signaled ? " (replacement first)" : "");
         sd_journal_send("MESSAGE=Recycling worker %s: %s (memory %s bytes, budget %s bytes).", w->name,
@@ -608,6 +616,7 @@ int worker_recycle(Worker *w, RecycleReason reason, uint64_t memory_bytes, uint6
                         "CGWATCH_WORKER=%s", w->name,
                         "CGWATCH_REASON=%s", recycle_reason_to_string(reason),
                         "CGWATCH_MEMORY_BYTES=%s", mem_s,
+                        "CGWATCH_MEMORY_CURRENT_BYTES=%s", cur_s,
                         "CGWATCH_BUDGET_BYTES=%s", budget_s,
                         "CGWATCH_DYNO_BYTES=%s", dyno_s,
                         "CGWATCH_LATENCY_USEC=%s", lat_s,

@@ -100,6 +100,14 @@ pages() { echo $(($1 / 4096 * 4096)); }
 
 oom_kills() { awk '$1 == "oom_kill" {print $2}' "$DYNO/memory.events"; }
 
+# Prints p50/p99/max of the detection-to-signal latencies in the log (microseconds).
+latency_summary() {
+        grep -o 'latency_usec=[0-9]*' "$LOG" | cut -d= -f2 | sort -n | awk '
+                function at(q,  i) { i = int(NR * q) + 1; if (i > NR) i = NR; return a[i] }
+                { a[NR] = $1 }
+                END { if (NR) printf "detection-to-signal latency: n=%d p50=%d us p99=%d us max=%d us\n", NR, at(0.5), at(0.99), a[NR] }'
+}
+
 finish() {
         if [ -n "$DAEMON_PID" ]; then
                 kill -TERM "$DAEMON_PID" 2>/dev/null
