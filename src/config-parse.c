@@ -16,11 +16,6 @@
 /* Durations are added to CLOCK_MONOTONIC timestamps: keep them far from overflowing. */
 #define DURATION_MAX (100ULL * 365ULL * 24ULL * USEC_PER_HOUR)
 
-static void *mfree(void *p) {
-        free(p);
-        return NULL;
-}
-
 /* ---- Keys ---- */
 
 typedef enum SectionType {

@@ -85,11 +85,6 @@ const char *restart_policy_to_string(RestartPolicy r) {
         return r >= 0 && r < _RESTART_MAX ? restart_policy_table[r] : NULL;
 }
 
-static void *mfree(void *p) {
-        free(p);
-        return NULL;
-}
-
 void config_location_done(ConfigLocation *l) {
         l->file = mfree(l->file);
         l->line = 0;

@@ -95,6 +95,9 @@ struct Worker {
         bool config_changed;            /* reload changed how it runs: restart it */
         bool keep;                      /* reload bookkeeping */
         Retiree *retiree;               /* ReplaceFirst: the incarnation being replaced */
+        char *stale_path;               /* its node, when the kernel did not let go of it at once */
+        sd_event_source *settle_source; /* retries removing stale_path */
+        unsigned settle_tries;
         unsigned generation;            /* for fresh node names */
 
         usec_t started_usec;

@@ -177,10 +177,11 @@ static void evaluate(Manager *m, usec_t trigger_usec) {
                 }
 
                 Worker *w = m->workers[a.worker];
-                if (a.reason == RECYCLE_DYNO_LIMIT || a.reason == RECYCLE_PRESSURE)
-                        m->last_dyno_action_usec = now;
                 w->detect_usec = trigger_usec;
                 (void) worker_recycle(w, a.reason, a.memory_bytes, a.budget_bytes);
+                /* The cool-down runs from the stop signal, not from when sampling began. */
+                if (a.reason == RECYCLE_DYNO_LIMIT || a.reason == RECYCLE_PRESSURE)
+                        m->last_dyno_action_usec = now = now_usec();
                 if (w->recycle_reason == RECYCLE_NONE) /* could not act on it: do not loop on it */
                         break;
         }

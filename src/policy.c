@@ -116,12 +116,26 @@ static PolicyAction make_action(size_t i, const WorkerSample *w, RecycleReason r
         };
 }
 
-static RecycleReason worker_check(const WorkerSample *w, const PolicyConfig *cfg, usec_t now) {
+/* A worker's own PSI stall is its own doing only when its own limit is what stalls it: it holds
+ * most of its budget, and the dyno's brake (memory.high = RecycleAt) is not engaged. Once the
+ * dyno is throttled every worker stalls, and a per-worker trigger fires in each of them (seen in
+ * the VM: ten 20 MB/s leakers under one dyno limit, each at 10-20M of a 128M budget); choosing
+ * among them is the dyno rules' job. A worker without a budget is never blamed here either:
+ * nothing of its own can stall it. */
+static bool worker_pressure_is_its_own(const Snapshot *s, const WorkerSample *w, const PolicyConfig *cfg) {
+        if (!w->pressure_fired || !worker_has_budget(w) || !worker_mostly_unreclaimable(w, cfg))
+                return false;
+        if (s->dyno.recycle_at > 0 && s->dyno.memory_current >= s->dyno.recycle_at)
+                return false;
+        return w->unreclaimable >= scale_permille(w->budget, cfg->pressure_min_budget_permille);
+}
+
+static RecycleReason worker_check(const Snapshot *s, const WorkerSample *w, const PolicyConfig *cfg, usec_t now) {
         if (deadline_passed(worker_watchdog_deadline(w), now))
                 return RECYCLE_WATCHDOG;
         if (worker_over_budget(w, cfg))
                 return RECYCLE_BUDGET;
-        if (w->pressure_fired && worker_mostly_unreclaimable(w, cfg))
+        if (worker_pressure_is_its_own(s, w, cfg))
                 return RECYCLE_PRESSURE;
         if (deadline_passed(worker_lifetime_deadline(w), now))
                 return RECYCLE_LIFETIME;
@@ -225,7 +239,7 @@ int policy_decide(const Snapshot *s, const PolicyConfig *cfg, PolicyAction *ret)
                 if (!w->candidate)
                         continue;
 
-                reason = worker_check(w, cfg, s->now);
+                reason = worker_check(s, w, cfg, s->now);
                 if (reason != RECYCLE_NONE) {
                         *ret = make_action(i, w, reason);
                         return 1;

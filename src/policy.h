@@ -65,6 +65,9 @@ typedef struct PolicyConfig {
         /* Pressure only counts against a worker whose memory is mostly its own doing:
          * unreclaimable >= memory_current * pressure_min_unreclaimable_permille / 1000. */
         unsigned pressure_min_unreclaimable_permille; /* default 500 */
+        /* ... and holds at least this share of its own budget (a worker without a budget is
+         * never blamed for its own stall), and the dyno is below RecycleAt. */
+        unsigned pressure_min_budget_permille; /* default 800 */
         usec_t dyno_cooldown_usec;      /* hold-off between dyno-level actions; default 1 s */
 } PolicyConfig;
 
@@ -72,6 +75,7 @@ typedef struct PolicyConfig {
         ((PolicyConfig) {                                               \
                 .budget_permille = 950,                                 \
                 .pressure_min_unreclaimable_permille = 500,             \
+                .pressure_min_budget_permille = 800,                    \
                 .dyno_cooldown_usec = USEC_PER_SEC,                     \
         })
 
@@ -84,7 +88,8 @@ typedef struct PolicyAction {
 
 /* Decides at most one recycle. Order of precedence:
  *  1. per-worker, in index order, first match wins: watchdog (now - last_watchdog >= watchdog),
- *     budget (unreclaimable over budget), pressure (pressure_fired and mostly unreclaimable),
+ *     budget (unreclaimable over budget), pressure (pressure_fired, mostly unreclaimable, at
+ *     least pressure_min_budget of its budget, and the dyno below recycle_at),
  *     lifetime (now - started >= max_lifetime), idle (now - last_cpu_activity >= idle_timeout).
  *  2. dyno-limit: dyno.unreclaimable >= recycle_at -> the worst offender among candidates:
  *     largest (unreclaimable - budget) overage first, then largest unreclaimable. Skipped while a

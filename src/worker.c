@@ -89,6 +89,8 @@ Worker *worker_free(Worker *w) {
         if (!w)
                 return NULL;
         retiree_free(w->retiree);
+        sd_event_source_disable_unref(w->settle_source);
+        free(w->stale_path);
         monitor_worker_close(w);
         sd_event_source_disable_unref(w->child_source);
         sd_event_source_disable_unref(w->timer_source);
@@ -272,21 +274,46 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
 }
 
 
-/* The node of the incarnation that is being replaced is gone: the replacement's node takes
- * the worker's usual name again, so ControlGroup stays stable across recycles. */
-static void worker_settle_node(Worker *w) {
-        Manager *m = w->manager;
-        _cleanup_free_ char *home = cgroup_path_join(w->group->cgroup_path, w->name);
+#define SETTLE_RETRY_USEC (100 * USEC_PER_MSEC)
+#define SETTLE_TRIES 100
 
-        if (!home || streq(home, w->cgroup_path))
-                return;
-        if (renameat(m->root.fd, w->cgroup_path, m->root.fd, home) < 0) {
-                log_warning_errno(errno, "Failed to rename cgroup '%s' to '%s', keeping the new name: %m", w->cgroup_path,
-                                  home);
+/* A killed process's node can stay busy for a moment after its exit (the kernel frees the last
+ * task asynchronously): retry removing it. (The replacement keeps its own node name, rf~N:
+ * cgroup v2 cannot rename a node, and moving the process would leave its memory charged to the
+ * old node.) */
+static int on_settle_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Worker *w = userdata;
+        int k = cgroup_remove(&w->manager->root, w->stale_path);
+
+        if (k == -EBUSY && ++w->settle_tries < SETTLE_TRIES)
+                return sd_event_source_set_time_relative(s, SETTLE_RETRY_USEC) < 0
+                               ? 0
+                               : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        if (k < 0)
+                log_warning_errno(k, "Failed to remove '%s' after %u tries, leaving it: %m", w->stale_path,
+                                  w->settle_tries);
+        w->stale_path = mfree(w->stale_path);
+        w->settle_source = sd_event_source_disable_unref(w->settle_source);
+        return 0;
+}
+
+static void worker_remove_stale(Worker *w, char *path) {
+        Manager *m = w->manager;
+        int k = cgroup_remove(&m->root, path);
+
+        if (k != -EBUSY) {
+                if (k < 0)
+                        log_warning_errno(k, "Failed to remove '%s', ignoring: %m", path);
+                free(path);
                 return;
         }
-        free(w->cgroup_path);
-        w->cgroup_path = TAKE_PTR(home);
+        free(w->stale_path);
+        w->stale_path = path;
+        w->settle_tries = 0;
+        w->settle_source = sd_event_source_disable_unref(w->settle_source);
+        if (sd_event_add_time_relative(m->event, &w->settle_source, CLOCK_MONOTONIC, SETTLE_RETRY_USEC, 1000,
+                                       on_settle_retry, w) >= 0)
+                (void) sd_event_source_set_description(w->settle_source, "worker-settle-node");
 }
 
 static int on_retiree_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
@@ -299,14 +326,8 @@ static int on_retiree_exit(sd_event_source *s, const siginfo_t *si, void *userda
                  exit_describe(si->si_code, si->si_status, desc, sizeof desc));
         if (cgroup_is_populated(&m->root, r->cgroup_path) > 0)
                 (void) cgroup_kill(&m->root, r->cgroup_path);
-        /* The kernel may take a moment to let go of the killed leftovers; a busy node is
-         * removed by the daemon's shutdown at the latest. */
-        int k = cgroup_remove(&m->root, r->cgroup_path);
-        if (k < 0)
-                log_debug_errno(k, "Failed to remove '%s': %m", r->cgroup_path);
+        worker_remove_stale(w, TAKE_PTR(r->cgroup_path));
         w->retiree = retiree_free(r);
-        if (k >= 0)
-                worker_settle_node(w);
         monitor_restore_dyno_brake(m);
         manager_check_shutdown_done(m);
         return 0;

@@ -238,12 +238,43 @@ static void test_pressure_mostly_unreclaimable(void **state) {
         Snapshot s = snapshot_make(NOW, w, 2);
         PolicyAction a;
 
-        /* Worker 1 stalls on memory that is its own: recycled on pressure, with its figures. */
+        /* Worker 1 stalls on memory that is its own, at 90% of its budget: recycled on
+         * pressure, with its figures. */
         w[1].pressure_fired = true;
+        w[1].memory_current = 92 * MiB;
+        w[1].unreclaimable = 90 * MiB;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 1, RECYCLE_PRESSURE, 90 * MiB, 100 * MiB);
+
+        /* Far below its budget, its stall is not its own doing (the dyno or the machine). */
         w[1].memory_current = 60 * MiB;
         w[1].unreclaimable = 55 * MiB;
+        assert_int_equal(decide(&s, &a), 0);
+        w[1].unreclaimable = 80 * MiB - 1;
+        w[1].memory_current = 80 * MiB;
+        assert_int_equal(decide(&s, &a), 0);
+        w[1].unreclaimable = 80 * MiB; /* exactly 800 permille of the budget */
         assert_int_equal(decide(&s, &a), 1);
-        assert_action(&a, 1, RECYCLE_PRESSURE, 55 * MiB, 100 * MiB);
+        assert_action(&a, 1, RECYCLE_PRESSURE, 80 * MiB, 100 * MiB);
+
+        /* The dyno's brake is engaged (at RecycleAt): every worker stalls, none is blamed for
+         * its own pressure; the dyno rules choose. */
+        const DynoSample calm = s.dyno;
+        s.dyno.recycle_at = 500 * MiB;
+        s.dyno.memory_limit = 600 * MiB;
+        s.dyno.memory_current = 500 * MiB;
+        assert_int_equal(decide(&s, &a), 0);
+        s.dyno.memory_current = 500 * MiB - 1;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 1, RECYCLE_PRESSURE, 80 * MiB, 100 * MiB);
+        s.dyno = calm;
+
+        /* Without a budget nothing of its own can stall it. */
+        w[1].budget = UINT64_MAX;
+        assert_int_equal(decide(&s, &a), 0);
+        w[1].budget = 100 * MiB;
+        w[1].memory_current = 60 * MiB;
+        w[1].unreclaimable = 55 * MiB;
 
         /* No trigger, no pressure recycle, whatever avg10 says. */
         w[1].pressure_fired = false;
@@ -258,10 +289,11 @@ static void test_pressure_boundary(void **state) {
         PolicyAction a;
 
         w[0].pressure_fired = true;
+        w[0].budget = 600;        /* 500 is 833 permille of it: near its budget, not over */
         w[0].memory_current = 1000;
         w[0].unreclaimable = 500; /* exactly 500 permille */
         assert_int_equal(decide(&s, &a), 1);
-        assert_action(&a, 0, RECYCLE_PRESSURE, 500, 100 * MiB);
+        assert_action(&a, 0, RECYCLE_PRESSURE, 500, 600);
 
         w[0].unreclaimable = 499;
         assert_int_equal(decide(&s, &a), 0);
@@ -335,17 +367,17 @@ static void test_precedence_within_worker(void **state) {
         assert_int_equal(decide(&s, &a), 1);
         assert_action(&a, 0, RECYCLE_BUDGET, 98 * MiB, 100 * MiB);
 
-        w[0].budget = 200 * MiB;
+        w[0].budget = 110 * MiB; /* 98 of 110: not over budget, but near it */
         assert_int_equal(decide(&s, &a), 1);
-        assert_action(&a, 0, RECYCLE_PRESSURE, 98 * MiB, 200 * MiB);
+        assert_action(&a, 0, RECYCLE_PRESSURE, 98 * MiB, 110 * MiB);
 
         w[0].pressure_fired = false;
         assert_int_equal(decide(&s, &a), 1);
-        assert_action(&a, 0, RECYCLE_LIFETIME, 99 * MiB, 200 * MiB);
+        assert_action(&a, 0, RECYCLE_LIFETIME, 99 * MiB, 110 * MiB);
 
         w[0].max_lifetime_usec = 0;
         assert_int_equal(decide(&s, &a), 1);
-        assert_action(&a, 0, RECYCLE_IDLE, 99 * MiB, 200 * MiB);
+        assert_action(&a, 0, RECYCLE_IDLE, 99 * MiB, 110 * MiB);
 
         w[0].idle_timeout_usec = 0;
         assert_int_equal(decide(&s, &a), 0);

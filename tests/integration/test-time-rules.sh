@@ -1,0 +1,43 @@
+#!/bin/bash
+# The time-based reasons: lifetime (MaxLifetimeSec), idle (IdleTimeoutSec: no CPU used for that
+# long, the seed's own remedy), watchdog (no WATCHDOG=1 within WatchdogSec); and their
+# counterparts that must not fire: a busy worker is not idle, a worker that keeps petting its
+# watchdog is not recycled.
+. "$(dirname "$0")/lib.sh"
+
+write_conf <<EOF
+[Worker old]
+ExecStart=/bin/sleep 1000
+MaxLifetimeSec=3
+
+[Worker lazy]
+ExecStart=$LEAKER --cpu-idle
+IdleTimeoutSec=2
+
+[Worker busy]
+ExecStart=$LEAKER --cpu-busy
+IdleTimeoutSec=2
+
+[Worker hung]
+ExecStart=$LEAKER --watchdog-ms 200 --watchdog-stop-after 2
+WatchdogSec=1
+
+[Worker alive]
+ExecStart=$LEAKER --watchdog-ms 200
+WatchdogSec=1
+EOF
+start_daemon
+t0=$(now_ms)
+wait_for 30 sh -c "grep -q 'Recycling worker old .*reason=lifetime' '$LOG' && grep -q 'Recycling worker lazy .*reason=idle' '$LOG' && grep -q 'Recycling worker hung .*reason=watchdog' '$LOG'"
+say "all three time-based recycles seen after $(($(now_ms) - t0)) ms"
+sleep 4
+check "MaxLifetimeSec recycles with reason lifetime" log_has "Recycling worker old .*reason=lifetime"
+check "IdleTimeoutSec recycles an idle worker with reason idle" log_has "Recycling worker lazy .*reason=idle"
+check "WatchdogSec recycles a worker that stopped sending WATCHDOG=1" log_has "Recycling worker hung .*reason=watchdog"
+check "a busy worker is never idle-recycled" test -z "$(grep 'Recycling worker busy' "$LOG")"
+check "a worker that keeps sending WATCHDOG=1 is never recycled" test -z "$(grep 'Recycling worker alive' "$LOG")"
+# Lifetime is measured from each start: with MaxLifetimeSec=3, a few seconds hold only a few.
+n=$(log_count "Recycling worker old ")
+say "old: $n lifetime recycles in about $((($(now_ms) - t0) / 1000)) s"
+check "lifetime recycles are at least MaxLifetimeSec apart" test "$n" -le $((($(now_ms) - t0) / 3000 + 1))
+finish
