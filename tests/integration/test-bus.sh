@@ -1,0 +1,131 @@
+#!/bin/bash
+# The installed shape, under a real systemd as PID 1 with the real system bus: cgwatch.service
+# (Type=notify, Delegate=yes) with the D-Bus policy; the Manager and Worker objects through
+# busctl and cgwatchctl; writes refused to an unprivileged caller; WorkerRecycled signals; the
+# recycle's structured journal entry; reload and stop through systemctl.
+set -u
+BUILD=${CGWATCH_BUILD:?}
+SRC=${CGWATCH_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+PASSED=0 FAILED=0
+say() { printf '%s\n' "$*"; }
+check() {
+        local d=$1
+        shift
+        if "$@"; then PASSED=$((PASSED + 1)); say "ok - $d"; else FAILED=$((FAILED + 1)); say "FAIL - $d"; fi
+}
+wait_for() {
+        local limit=$1 i=0
+        shift
+        while ! "$@"; do
+                i=$((i + 1))
+                [ $i -ge $((limit * 10)) ] && return 1
+                sleep 0.1
+        done
+}
+[ "$(cat /proc/1/comm)" = systemd ] || { say "SKIP: PID 1 is not systemd (run me with tests/vm/run --systemd)"; exit 77; }
+
+# Install as a package would (the guest's root is a throwaway overlay).
+install -m 755 "$BUILD/cgwatchd" /usr/sbin/cgwatchd
+install -m 755 "$BUILD/cgwatchctl" /usr/bin/cgwatchctl
+install -m 644 "$SRC/units/cgwatch.service" /etc/systemd/system/cgwatch.service
+install -m 644 "$SRC/units/org.cgwatch1.conf" /etc/dbus-1/system.d/org.cgwatch1.conf
+install -m 644 "$SRC/units/cgwatch.catalog" /usr/lib/systemd/catalog/cgwatch.catalog
+journalctl --update-catalog 2>/dev/null
+mkdir -p /etc/cgwatch
+cat >/etc/cgwatch/cgwatch.conf <<EOF
+[Dyno]
+MemoryLimit=512M
+
+[Supervisor dam]
+MemoryBudget=300M
+
+[Worker http]
+ExecStart=/bin/sleep 1000
+MemoryBudget=64M
+
+[Worker queuer]
+ExecStart=$BUILD/tests/helpers/cgwatch-leaker --steady 4
+Supervisor=dam
+Instances=2
+MemoryBudget=32M
+EOF
+busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig >/dev/null
+systemctl daemon-reload
+
+t0=$(date +%s%N)
+check "cgwatch.service starts (Type=notify: READY=1 reached systemd)" systemctl start cgwatch.service
+say "systemctl start took $((($(date +%s%N) - t0) / 1000000)) ms"
+check "the service is active" systemctl is-active -q cgwatch.service
+status=$(systemctl show -p StatusText --value cgwatch.service)
+say "StatusText: $status"
+check "STATUS= reaches systemd" sh -c "echo '$status' | grep -q 'workers running'"
+CGS=/sys/fs/cgroup/system.slice/cgwatch.service
+check "Delegate=yes: the dyno lives in the service's subtree" test -d "$CGS/dyno/dam/queuer@1"
+check "the daemon moved itself into a leaf" grep -qx "0::/system.slice/cgwatch.service/cgwatchd" "/proc/$(systemctl show -p MainPID --value cgwatch.service)/cgroup"
+
+wait_for 10 sh -c "busctl --system list | grep -q org.cgwatch1"
+check "org.cgwatch1 is on the system bus" sh -c "busctl --system list | grep -q org.cgwatch1"
+out=$(busctl --system call org.cgwatch1 /org/cgwatch1 org.cgwatch1.Manager ListWorkers)
+say "ListWorkers: $out"
+check "ListWorkers returns the three workers" sh -c "echo '$out' | grep -q '^a(ssuttto) 3 '"
+check "ListWorkers carries state, budget and object path" sh -c "echo '$out' | grep -q '\"http\" \"running\" [0-9]* [0-9]* 67108864 0 \"/org/cgwatch1/worker/http\"'"
+check "Version property" sh -c "busctl --system get-property org.cgwatch1 /org/cgwatch1 org.cgwatch1.Manager Version | grep -q '^s \"'"
+check "DynoMemoryLimit property" sh -c "busctl --system get-property org.cgwatch1 /org/cgwatch1 org.cgwatch1.Manager DynoMemoryLimit | grep -qx 't 536870912'"
+path=$(busctl --system call org.cgwatch1 /org/cgwatch1 org.cgwatch1.Manager GetWorker s queuer@1 | cut -d'"' -f2)
+say "GetWorker queuer@1 -> $path"
+check "GetWorker encodes the name with sd_bus_path_encode" test "$path" = /org/cgwatch1/worker/queuer_401
+check "Worker State property" sh -c "busctl --system get-property org.cgwatch1 '$path' org.cgwatch1.Worker State | grep -qx 's \"running\"'"
+check "Worker ControlGroup property" sh -c "busctl --system get-property org.cgwatch1 '$path' org.cgwatch1.Worker ControlGroup | grep -q 'dyno/dam/queuer@1'"
+check "Worker MemoryCurrent is read live (> 4 MiB for a 4 MiB heap)" sh -c "[ \$(busctl --system get-property org.cgwatch1 '$path' org.cgwatch1.Worker MemoryCurrent | cut -d' ' -f2) -gt 4000000 ]"
+check "cgwatchctl status lists the workers" sh -c "cgwatchctl status | grep -q 'queuer@2 *running'"
+check "cgwatchctl status --json is JSON with the workers" sh -c "cgwatchctl --json status | python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"workers\"]) == 3'"
+check "cgwatchctl show" sh -c "cgwatchctl show http | grep -qx 'State=running'"
+
+# Reads are open to everyone; writes need root, in the policy and in the daemon.
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+check "an unprivileged user may read (status)" nobody cgwatchctl status
+check "an unprivileged user may not stop a worker" sh -c "! setpriv --reuid=65534 --regid=65534 --clear-groups cgwatchctl stop http 2>/tmp/denied"
+say "  refused with: $(cat /tmp/denied)"
+check "the refusal says access denied" grep -qi "denied" /tmp/denied
+check "http still runs after the refused stop" sh -c "cgwatchctl show http | grep -qx 'State=running'"
+
+# SetBudget: at once, and persisted unless runtime.
+check "SetBudget runtime=true" busctl --system call org.cgwatch1 /org/cgwatch1 org.cgwatch1.Manager SetBudget stb http 100663296 true
+check "  memory.high changed at once" test "$(cat "$CGS/dyno/http/memory.high")" = 100663296
+check "  and nothing was persisted" test ! -e /etc/cgwatch/cgwatch.conf.d/50-budget-http.conf
+check "cgwatchctl set-budget (persistent)" cgwatchctl set-budget http 80M
+check "  memory.high changed at once" test "$(cat "$CGS/dyno/http/memory.high")" = 83886080
+check "  and a drop-in was written" grep -qx "MemoryBudget=83886080" /etc/cgwatch/cgwatch.conf.d/50-budget-http.conf
+
+# A manual recycle: the signal, the properties, the journal entry.
+busctl --system monitor org.cgwatch1 >/tmp/monitor.txt 2>&1 &
+mon=$!
+sleep 1
+old=$(systemctl show -p MainPID --value cgwatch.service)
+check "cgwatchctl recycle" cgwatchctl recycle queuer@2
+wait_for 10 sh -c "cgwatchctl show queuer@2 | grep -qx 'State=running'"
+sleep 1
+kill $mon 2>/dev/null
+check "WorkerRecycled was signalled" grep -q "Member=WorkerRecycled" /tmp/monitor.txt
+check "PropertiesChanged was emitted for the worker" sh -c "grep -A3 'Member=PropertiesChanged' /tmp/monitor.txt | grep -q 'queuer_402'"
+check "Recycles and LastRecycleReason updated" sh -c "cgwatchctl show queuer@2 | grep -qx 'Recycles=1' && cgwatchctl show queuer@2 | grep -qx 'LastRecycleReason=manual'"
+journalctl --sync
+entry=$(journalctl -o json MESSAGE_ID=97009755ed7a4d278c1470ac79afd92a --no-pager | tail -n1)
+say "journal: $(echo "$entry" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print({k: d[k] for k in d if k.startswith("CGWATCH_")})')"
+check "the recycle is in the journal with MESSAGE_ID and fields" sh -c "echo '$entry' | grep -q '\"CGWATCH_WORKER\":\"queuer@2\"' && echo '$entry' | grep -q '\"CGWATCH_REASON\":\"manual\"'"
+check "the catalog explains it" sh -c "journalctl -x MESSAGE_ID=97009755ed7a4d278c1470ac79afd92a --no-pager | grep -q 'cgwatchd recycled worker'"
+check "worker output reaches the journal under its name" sh -c "journalctl -t queuer@1 --no-pager | grep -q 'leaker: start'"
+
+# Reload and stop through systemd.
+check "systemctl reload" systemctl reload cgwatch.service
+wait_for 10 sh -c "journalctl -u cgwatch --no-pager | grep -q 'Configuration reloaded'"
+check "the reload took effect (drop-in budget kept)" test "$(cat "$CGS/dyno/http/memory.high")" = 83886080
+check "the daemon was not restarted by the reload" test "$(systemctl show -p MainPID --value cgwatch.service)" = "$old"
+check "systemctl stop" systemctl stop cgwatch.service
+check "no process is left in the service's cgroup" sh -c "[ ! -e '$CGS/cgroup.procs' ] || [ -z \"\$(cat '$CGS/cgroup.procs')\" ]"
+check "no dyno cgroup is left" test ! -e "$CGS/dyno"
+say "$PASSED passed, $FAILED failed"
+if [ "$FAILED" -gt 0 ]; then
+        journalctl -u cgwatch --no-pager | tail -n 60
+fi
+[ "$FAILED" -eq 0 ]
