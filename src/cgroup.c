@@ -202,7 +202,7 @@ int cgroup_enable_controllers(const CgroupRoot *r, const char *path, const char 
         return 0;
 }
 
-static int create_plain(const CgroupRoot *r, const char *path) {
+int cgroup_mkdir(const CgroupRoot *r, const char *path) {
         if (mkdirat(r->fd, path, 0755) < 0 && errno != EEXIST)
                 return -errno;
         return 0;
@@ -255,7 +255,7 @@ int cgroup_create(const CgroupRoot *r, const char *path, uint64_t memory_high, u
                 if (k < 0)
                         return k;
         } else {
-                k = create_plain(r, path);
+                k = cgroup_mkdir(r, path);
                 if (k < 0)
                         return k;
         }

@@ -47,6 +47,10 @@ int cgroup_enable_controllers(const CgroupRoot *r, const char *path, const char 
  * and, if not UINT64_MAX, pids.max to `pids_max`. An existing node is reused. Returns 0. */
 int cgroup_create(const CgroupRoot *r, const char *path, uint64_t memory_high, uint64_t pids_max);
 
+/* Creates a node without touching any controller (the daemon's own leaf, made while its parent
+ * still holds the daemon, where enabling a controller would fail with EBUSY). EEXIST -> 0. */
+int cgroup_mkdir(const CgroupRoot *r, const char *path);
+
 /* Removes an empty node; -EBUSY if it still has processes or children. ENOENT -> 0. */
 int cgroup_remove(const CgroupRoot *r, const char *path);
 

@@ -151,7 +151,7 @@ static int manager_setup_cgroups(Manager *m, const ManagerOptions *o) {
         m->dyno_path = cgroup_path_join(m->base_path, "dyno");
         if (!m->daemon_path || !m->dyno_path)
                 return log_oom();
-        r = cgroup_create(&m->root, m->daemon_path, UINT64_MAX, UINT64_MAX);
+        r = cgroup_mkdir(&m->root, m->daemon_path);
         if (r >= 0)
                 r = cgroup_attach(&m->root, m->daemon_path, getpid());
         if (r < 0)

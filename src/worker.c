@@ -171,9 +171,16 @@ static void worker_handle_unplanned_exit(Worker *w, bool success) {
         }
         if (restart_tally_add(&g->tally, now, g->max_restarts, g->restart_window_usec)) {
                 worker_set_state(w, WEV_EXIT_RESTART);
-                log_error("%s %s: more than %u restarts within %" PRIu64 " s, giving up.",
-                          g->name ? "Supervisor" : "Dyno", g->name ?: "group", g->max_restarts,
-                          g->restart_window_usec / USEC_PER_SEC);
+                char text[256];
+                snprintf(text, sizeof text, "%s %s: more than %u restarts within %" PRIu64 " s, giving up.",
+                         g->name ? "Supervisor" : "Dyno", g->name ?: "group", g->max_restarts,
+                         g->restart_window_usec / USEC_PER_SEC);
+                if (log_to_journal())
+                        sd_journal_send("MESSAGE=%s", text, "MESSAGE_ID=" CGWATCH_MESSAGE_GROUP_FAILED_STR,
+                                        "PRIORITY=%i", LOG_ERR, "CGWATCH_SUPERVISOR=%s", g->name ?: "dyno",
+                                        "CGWATCH_WORKER=%s", w->name, NULL);
+                else
+                        log_error("%s", text);
                 group_fail(g);
                 return;
         }
@@ -625,24 +632,28 @@ int worker_recycle(Worker *w, RecycleReason reason, uint64_t memory_bytes, uint6
         snprintf(budget_s, sizeof budget_s, "%" PRIu64, budget_bytes);
         snprintf(dyno_s, sizeof dyno_s, "%" PRIu64, m->dyno_current);
         snprintf(lat_s, sizeof lat_s, "%" PRIu64, latency);
-        log_notice("Recycling worker %s (pid %d): reason=%s memory=%s current=%s budget=%s dyno=%s/%" PRIu64
-                   " latency_usec=%s%s",
-                   w->name, (int) old_pid, recycle_reason_to_string(reason), mem_s, cur_s,
-                   budget_bytes == UINT64_MAX ? "max" : budget_s, dyno_s, m->dyno_limit_bytes, lat_s,
-                   w->retiree && !w->retiree->signaled ? " (replacement first)" : "");
-        sd_journal_send("MESSAGE=Recycling worker %s: %s (memory %s bytes, budget %s bytes).", w->name,
-                        recycle_reason_to_string(reason), mem_s, budget_s,
-                        "MESSAGE_ID=" CGWATCH_MESSAGE_RECYCLE_STR,
-                        "PRIORITY=%i", LOG_NOTICE,
-                        "CGWATCH_WORKER=%s", w->name,
-                        "CGWATCH_REASON=%s", recycle_reason_to_string(reason),
-                        "CGWATCH_MEMORY_BYTES=%s", mem_s,
-                        "CGWATCH_MEMORY_CURRENT_BYTES=%s", cur_s,
-                        "CGWATCH_BUDGET_BYTES=%s", budget_s,
-                        "CGWATCH_DYNO_BYTES=%s", dyno_s,
-                        "CGWATCH_LATENCY_USEC=%s", lat_s,
-                        "CGWATCH_PID=%d", (int) old_pid,
-                        NULL);
+        char text[512];
+        snprintf(text, sizeof text,
+                 "Recycling worker %s (pid %d): reason=%s memory=%s current=%s budget=%s dyno=%s/%" PRIu64
+                 " latency_usec=%s%s",
+                 w->name, (int) old_pid, recycle_reason_to_string(reason), mem_s, cur_s,
+                 budget_bytes == UINT64_MAX ? "max" : budget_s, dyno_s, m->dyno_limit_bytes, lat_s,
+                 w->retiree && !w->retiree->signaled ? " (replacement first)" : "");
+        if (log_to_journal())
+                sd_journal_send("MESSAGE=%s", text,
+                                "MESSAGE_ID=" CGWATCH_MESSAGE_RECYCLE_STR,
+                                "PRIORITY=%i", LOG_NOTICE,
+                                "CGWATCH_WORKER=%s", w->name,
+                                "CGWATCH_REASON=%s", recycle_reason_to_string(reason),
+                                "CGWATCH_MEMORY_BYTES=%s", mem_s,
+                                "CGWATCH_MEMORY_CURRENT_BYTES=%s", cur_s,
+                                "CGWATCH_BUDGET_BYTES=%s", budget_s,
+                                "CGWATCH_DYNO_BYTES=%s", dyno_s,
+                                "CGWATCH_LATENCY_USEC=%s", lat_s,
+                                "CGWATCH_PID=%d", (int) old_pid,
+                                NULL);
+        else
+                log_notice("%s", text);
         bus_emit_recycled(m, w, reason, memory_bytes, budget_bytes);
         w->detect_usec = 0;
         return r;

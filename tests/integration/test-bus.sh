@@ -49,7 +49,7 @@ Supervisor=dam
 Instances=2
 MemoryBudget=32M
 EOF
-busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig >/dev/null
+busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig >/dev/null; sleep 0.5
 systemctl daemon-reload
 
 t0=$(date +%s%N)
@@ -86,7 +86,19 @@ nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 check "an unprivileged user may read (status)" nobody cgwatchctl status
 check "an unprivileged user may not stop a worker" sh -c "! setpriv --reuid=65534 --regid=65534 --clear-groups cgwatchctl stop http 2>/tmp/denied"
 say "  refused with: $(cat /tmp/denied)"
-check "the refusal says access denied" grep -qi "denied" /tmp/denied
+check "the bus policy refuses it" grep -q "Rejected send message" /tmp/denied
+# The daemon checks the caller's uid itself too: with a policy loosened by mistake, still refused.
+cat >/etc/dbus-1/system.d/zz-cgwatch-test-loose.conf <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><policy user="nobody"><allow send_destination="org.cgwatch1"/></policy></busconfig>
+EOF
+busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig >/dev/null; sleep 0.5
+check "with a loose policy the daemon itself refuses" sh -c "! setpriv --reuid=65534 --regid=65534 --clear-groups cgwatchctl stop http 2>/tmp/denied2"
+say "  refused with: $(cat /tmp/denied2)"
+check "  saying only root may change state" grep -q "Only root may change" /tmp/denied2
+rm /etc/dbus-1/system.d/zz-cgwatch-test-loose.conf
+busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig >/dev/null; sleep 0.5
 check "http still runs after the refused stop" sh -c "cgwatchctl show http | grep -qx 'State=running'"
 
 # SetBudget: at once, and persisted unless runtime.
