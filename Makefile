@@ -46,15 +46,17 @@ install: build
 clean:
 	rm -rf $(BUILDDIR) $(ASANDIR)
 
-# libFuzzer on the config and cgroup-file parsers (clang), 60 s each; corpora in tests/fuzz/corpus.
+# libFuzzer on the config and cgroup-file parsers (clang), FUZZ_SECONDS each. New inputs go to
+# $(BUILDDIR)/fuzz/corpus-*, never into the tree; tests/fuzz/corpus/ seeds them.
 FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Iinclude
 fuzz: deps
 	@command -v clang >/dev/null || apt-get install -y -qq clang
-	mkdir -p $(BUILDDIR)/fuzz
-	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Iinclude \
-		src/parse-util.c src/config-ini.c src/config-parse.c src/config.c tests/fuzz/fuzz-config.c -o $(BUILDDIR)/fuzz/fuzz-config
-	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Iinclude \
-		src/cgroup-parse.c tests/fuzz/fuzz-cgroup-parse.c -o $(BUILDDIR)/fuzz/fuzz-cgroup-parse
-	$(BUILDDIR)/fuzz/fuzz-config -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/fuzz-config.dict $(BUILDDIR)/fuzz/corpus-config tests/fuzz/corpus/config || \
-		$(BUILDDIR)/fuzz/fuzz-config -max_total_time=$(FUZZ_SECONDS) tests/fuzz/corpus/config
-	$(BUILDDIR)/fuzz/fuzz-cgroup-parse -max_total_time=$(FUZZ_SECONDS) tests/fuzz/corpus/cgroup
+	mkdir -p $(BUILDDIR)/fuzz/corpus-config $(BUILDDIR)/fuzz/corpus-cgroup
+	clang $(FUZZ_CFLAGS) src/parse-util.c src/config-ini.c src/config-parse.c src/config.c \
+		tests/fuzz/fuzz-config.c -o $(BUILDDIR)/fuzz/fuzz-config
+	clang $(FUZZ_CFLAGS) src/cgroup-parse.c tests/fuzz/fuzz-cgroup-parse.c -o $(BUILDDIR)/fuzz/fuzz-cgroup-parse
+	$(BUILDDIR)/fuzz/fuzz-config -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/fuzz-config.dict \
+		$(BUILDDIR)/fuzz/corpus-config tests/fuzz/corpus/config
+	$(BUILDDIR)/fuzz/fuzz-cgroup-parse -max_total_time=$(FUZZ_SECONDS) \
+		$(BUILDDIR)/fuzz/corpus-cgroup tests/fuzz/corpus/cgroup
