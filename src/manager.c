@@ -565,6 +565,9 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
                 return -EINVAL;
         }
 
+        if (m->config->amqp.enabled)
+                log_warning("[AMQP] is configured, but this version does not stream to RabbitMQ yet; ignoring it.");
+
         r = sd_event_default(&m->event);
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate the event loop: %m");
