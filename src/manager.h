@@ -70,6 +70,11 @@ struct Worker {
         sd_event_source *child_source;
         sd_event_source *timer_source;  /* stop timeout, backoff, ready timeout */
 
+        int output_fd[2];               /* foreground: the pipe its stdout/stderr go to, read by us */
+        sd_event_source *output_source;
+        char output_buf[4096];          /* a partial line */
+        size_t output_len;
+
         int events_fd;                  /* memory.events, POLLPRI */
         sd_event_source *events_source;
         int psi_fd;                     /* memory.pressure trigger */

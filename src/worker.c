@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,6 +54,7 @@ int worker_new(Manager *m, Group *g, const WorkerConfig *cfg, unsigned instance,
                 .cfg = cfg,
                 .instance = instance,
                 .pidfd = -EBADF,
+                .output_fd = { -EBADF, -EBADF },
                 .events_fd = -EBADF,
                 .psi_fd = -EBADF,
                 .budget_bytes = config_size_resolve(&cfg->memory_budget, m->dyno_limit_bytes),
@@ -90,6 +92,9 @@ Worker *worker_free(Worker *w) {
                 return NULL;
         retiree_free(w->retiree);
         sd_event_source_disable_unref(w->settle_source);
+        sd_event_source_disable_unref(w->output_source);
+        safe_close(w->output_fd[0]);
+        safe_close(w->output_fd[1]);
         free(w->stale_path);
         monitor_worker_close(w);
         sd_event_source_disable_unref(w->child_source);
@@ -428,12 +433,60 @@ static int worker_replace(Worker *w, bool release_brake) {
         return 1;
 }
 
+static void output_flush_line(Worker *w, const char *line, size_t len) {
+        fprintf(stderr, "%s: %.*s\n", w->name, (int) len, line);
+}
+
+/* Foreground: every line a worker (or anything it forked) writes is printed on our stderr with
+ * the worker's name in front. A line longer than the buffer is cut into pieces. */
+static int on_worker_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Worker *w = userdata;
+
+        for (;;) {
+                ssize_t n = read(fd, w->output_buf + w->output_len, sizeof w->output_buf - w->output_len);
+                if (n <= 0) {
+                        if (n == 0 || (errno != EAGAIN && errno != EINTR))
+                                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+                        break;
+                }
+                w->output_len += (size_t) n;
+                char *start = w->output_buf, *nl;
+                while ((nl = memchr(start, '\n', w->output_len - (size_t) (start - w->output_buf)))) {
+                        output_flush_line(w, start, (size_t) (nl - start));
+                        start = nl + 1;
+                }
+                w->output_len -= (size_t) (start - w->output_buf);
+                memmove(w->output_buf, start, w->output_len);
+                if (w->output_len == sizeof w->output_buf) {
+                        output_flush_line(w, w->output_buf, w->output_len);
+                        w->output_len = 0;
+                }
+        }
+        return 0;
+}
+
+/* Returns the fd the worker's stdout and stderr go to (owned by the caller), or -EBADF to
+ * inherit ours. Under journald each worker gets its own stream, tagged with its name; in the
+ * foreground one pipe per worker, kept across incarnations, read by on_worker_output(). */
 static int worker_open_output(Worker *w) {
-        /* Under journald, each worker's output is its own stream, tagged with its name. In the
-         * foreground the worker shares our stderr. */
-        if (!log_to_journal())
-                return -EBADF;
-        int fd = sd_journal_stream_fd(w->name, LOG_INFO, /* level_prefix= */ 1);
+        if (log_to_journal()) {
+                int fd = sd_journal_stream_fd(w->name, LOG_INFO, /* level_prefix= */ 1);
+                return fd < 0 ? -EBADF : fd;
+        }
+        if (w->output_fd[1] < 0) {
+                if (pipe2(w->output_fd, O_CLOEXEC | O_NONBLOCK) < 0)
+                        return -EBADF;
+                /* The writing end blocks like any stdout; only our reading end must not. */
+                (void) fcntl(w->output_fd[1], F_SETFL, 0);
+                if (sd_event_add_io(w->manager->event, &w->output_source, w->output_fd[0], EPOLLIN, on_worker_output,
+                                    w) < 0) {
+                        w->output_fd[0] = safe_close(w->output_fd[0]);
+                        w->output_fd[1] = safe_close(w->output_fd[1]);
+                        return -EBADF;
+                }
+                (void) sd_event_source_set_description(w->output_source, "worker-output");
+        }
+        int fd = fcntl(w->output_fd[1], F_DUPFD_CLOEXEC, 3);
         return fd < 0 ? -EBADF : fd;
 }
 

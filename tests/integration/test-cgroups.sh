@@ -48,6 +48,7 @@ check "the daemon lives in its own leaf" grep -qx "0::/$BASE/cgwatchd" "/proc/$D
 check "memory is enabled for the workers" grep -qw memory "$DYNO/dam/cgroup.subtree_control"
 wait_for 5 log_has "env: A=1"
 check "Environment= and CGWATCH_WORKER reach the worker" log_has "env: A=1 B=two words worker=env pwd=/tmp"
+check "worker output is prefixed with the worker's name" log_has "^env: env: A=1"
 check "--check-config prints the resolved tree" sh -c "'$CGWATCHD' -c '$CONF' --check-config | grep -q queuer"
 printf '[Worker bad]\nMemoryBudget=12Q\n' >"$WORK/bad.conf"
 check "a bad config names file, line and key" sh -c "'$CGWATCHD' -c '$WORK/bad.conf' --check-config 2>&1 | grep -q '$WORK/bad.conf:2: MemoryBudget'"
