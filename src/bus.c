@@ -37,6 +37,15 @@ static Worker *worker_from_name(Manager *m, const char *name, sd_bus_error *erro
         return w;
 }
 
+/* For the writes: the caller must be root, and the worker must exist. Returns 0 and *ret. */
+static int privileged_worker(sd_bus_message *msg, Manager *m, const char *name, sd_bus_error *error, Worker **ret) {
+        int r = check_privileged(msg, error);
+        if (r < 0)
+                return r;
+        *ret = worker_from_name(m, name, error);
+        return *ret ? 0 : -ENOENT;
+}
+
 static uint64_t worker_memory_current(Worker *w) {
         uint64_t v = 0;
         if (worker_state_is_active(w->state))
@@ -91,12 +100,9 @@ static int method_set_budget(sd_bus_message *msg, void *userdata, sd_bus_error *
         r = sd_bus_message_read(msg, "stb", &name, &bytes, &runtime);
         if (r < 0)
                 return r;
-        r = check_privileged(msg, error);
+        r = privileged_worker(msg, m, name, error, &w);
         if (r < 0)
                 return r;
-        w = worker_from_name(m, name, error);
-        if (!w)
-                return -ENOENT;
         if (bytes == 0)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "A budget of 0 bytes would stop the worker dead.");
         if (!runtime) {
@@ -124,12 +130,9 @@ static int worker_op(sd_bus_message *msg, Manager *m, WorkerOp op, sd_bus_error 
         r = sd_bus_message_read(msg, "s", &name);
         if (r < 0)
                 return r;
-        r = check_privileged(msg, error);
+        r = privileged_worker(msg, m, name, error, &w);
         if (r < 0)
                 return r;
-        w = worker_from_name(m, name, error);
-        if (!w)
-                return -ENOENT;
         switch (op) {
         case OP_RECYCLE:
                 if (!worker_state_is_active(w->state) || w->state == WORKER_STOPPING)
