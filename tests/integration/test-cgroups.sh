@@ -24,6 +24,12 @@ Supervisor=dam
 Instances=2
 MemoryBudget=10%
 
+[Worker unpriv]
+ExecStart=/bin/sleep 1000
+User=nobody
+Group=nogroup
+WorkingDirectory=/
+
 [Worker env]
 ExecStart=/bin/sh -c 'echo "env: A=\$A B=\$B worker=\$CGWATCH_WORKER pwd=\$(pwd)"; exec sleep 1000'
 Environment=A=1 "B=two words"
@@ -44,6 +50,9 @@ pid=$(worker_pid http)
 check "http's process is in its node" grep -qx "0::/$BASE/dyno/http" "/proc/$pid/cgroup"
 check "http runs the configured command" grep -q "sleep" "/proc/$pid/cmdline"
 check "queuer@1's process is in its node" grep -qx "0::/$BASE/dyno/dam/queuer@1" "/proc/$(worker_pid queuer@1)/cgroup"
+wait_for 20 worker_running unpriv
+check "User=/Group= drop the worker's credentials" grep -Eq "^Uid:\s+65534\s+65534\s+65534" "/proc/$(worker_pid unpriv)/status"
+check "  and its groups" grep -Eq "^Gid:\s+65534\s+65534\s+65534" "/proc/$(worker_pid unpriv)/status"
 check "the daemon lives in its own leaf" grep -qx "0::/$BASE/cgwatchd" "/proc/$DAEMON_PID/cgroup"
 check "memory is enabled for the workers" grep -qw memory "$DYNO/dam/cgroup.subtree_control"
 wait_for 5 log_has "env: A=1"
