@@ -104,7 +104,8 @@ static int method_set_budget(sd_bus_message *msg, void *userdata, sd_bus_error *
         if (r < 0)
                 return r;
         if (bytes == 0)
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "A budget of 0 bytes would stop the worker dead.");
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "A budget of 0 bytes would stop the worker dead.");
         if (!runtime) {
                 r = manager_persist_budget(m, w, bytes);
                 if (r < 0)
@@ -176,7 +177,8 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 return r;
         r = manager_reload(userdata);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Reload failed, the running configuration is kept (see the log): %m");
+                return sd_bus_error_set_errnof(error, r,
+                                               "Reload failed, the running configuration is kept (see the log): %m");
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -196,6 +198,7 @@ static int property_dyno(sd_bus *bus, const char *path, const char *interface, c
         return sd_bus_message_append(reply, "t", v);
 }
 
+/* clang-format off */
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", NULL, offsetof(Manager, version), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -218,6 +221,7 @@ static const sd_bus_vtable manager_vtable[] = {
                                  SD_BUS_PARAM(name) SD_BUS_PARAM(reason) SD_BUS_PARAM(memory_bytes) SD_BUS_PARAM(budget_bytes), 0),
         SD_BUS_VTABLE_END,
 };
+/* clang-format on */
 
 /* Worker objects: one per worker under /org/cgwatch1/worker/, found by decoding the path. */
 static int worker_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
@@ -258,9 +262,9 @@ static int property_worker(sd_bus *bus, const char *path, const char *interface,
         if (streq(property, "Supervisor"))
                 return sd_bus_message_append(reply, "s", w->group->name ?: "");
         if (streq(property, "LastRecycleReason"))
-                return sd_bus_message_append(reply, "s", w->last_recycle_reason == RECYCLE_NONE
-                                                                 ? ""
-                                                                 : recycle_reason_to_string(w->last_recycle_reason));
+                return sd_bus_message_append(
+                        reply, "s",
+                        w->last_recycle_reason == RECYCLE_NONE ? "" : recycle_reason_to_string(w->last_recycle_reason));
         if (streq(property, "MainPID"))
                 return sd_bus_message_append(reply, "u", (uint32_t) w->pid);
         if (streq(property, "Restarts"))
@@ -276,6 +280,7 @@ static int property_worker(sd_bus *bus, const char *path, const char *interface,
         return sd_bus_message_append(reply, "t", v);
 }
 
+/* clang-format off */
 static const sd_bus_vtable worker_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", NULL, offsetof(Worker, name), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -291,6 +296,7 @@ static const sd_bus_vtable worker_vtable[] = {
         SD_BUS_PROPERTY("MemoryPeak", "t", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
         SD_BUS_VTABLE_END,
 };
+/* clang-format on */
 
 int bus_open(Manager *m) {
         int r;
@@ -304,8 +310,8 @@ int bus_open(Manager *m) {
         r = sd_bus_add_object_vtable(m->bus, NULL, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, manager_vtable, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the manager object: %m");
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, CGWATCH_WORKER_PATH_PREFIX, CGWATCH_WORKER_INTERFACE, worker_vtable,
-                                       worker_find, m);
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, CGWATCH_WORKER_PATH_PREFIX, CGWATCH_WORKER_INTERFACE,
+                                       worker_vtable, worker_find, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add worker objects: %m");
         r = sd_bus_add_node_enumerator(m->bus, NULL, CGWATCH_WORKER_PATH_PREFIX, worker_enumerate, m);

@@ -52,7 +52,7 @@ static bool next_line(Span *rest, Span *ret_line) {
 
         nl = memchr(rest->p, '\n', rest->n);
         if (nl) {
-                *ret_line = (Span) { rest->p, (size_t) (nl - rest->p) };
+                *ret_line = (Span){rest->p, (size_t) (nl - rest->p)};
                 rest->n -= (size_t) (nl - rest->p) + 1;
                 rest->p = nl + 1;
         } else {
@@ -108,8 +108,7 @@ static int span_to_u64(Span s, uint64_t *ret) {
         for (size_t i = 0; i < s.n; i++) {
                 if (!is_digit(s.p[i]))
                         return -EINVAL;
-                if (__builtin_mul_overflow(v, 10, &v) ||
-                    __builtin_add_overflow(v, (uint64_t) (s.p[i] - '0'), &v))
+                if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t) (s.p[i] - '0'), &v))
                         return -ERANGE;
         }
 
@@ -171,15 +170,9 @@ typedef struct KeyedField {
 /* Parses a flat "key value\n" file. values[i] receives the value of fields[i] (0 when absent).
  * Returns 0, -EINVAL if a required key is missing or a known key's value is malformed, -ERANGE
  * on overflow. values is written even on failure: callers pass a scratch array. */
-static int parse_flat_keyed(
-                const char *buf,
-                size_t len,
-                const KeyedField *fields,
-                size_t n_fields,
-                uint64_t *values) {
-
+static int parse_flat_keyed(const char *buf, size_t len, const KeyedField *fields, size_t n_fields, uint64_t *values) {
         bool seen[16] = {};
-        Span rest = { buf, len }, line;
+        Span rest = {buf, len}, line;
         int r;
 
         assert(buf || len == 0);
@@ -215,12 +208,8 @@ static int parse_flat_keyed(
 
 int memory_events_parse(const char *buf, size_t len, MemoryEvents *ret) {
         static const KeyedField fields[] = {
-                { "low",            false },
-                { "high",           true  },
-                { "max",            true  },
-                { "oom",            true  },
-                { "oom_kill",       true  },
-                { "oom_group_kill", false }, /* since Linux 5.17 */
+                {"low", false}, {"high", true},     {"max", true},
+                {"oom", true},  {"oom_kill", true}, {"oom_group_kill", false}, /* since Linux 5.17 */
         };
         uint64_t v[ELEMENTSOF(fields)];
         int r;
@@ -231,7 +220,7 @@ int memory_events_parse(const char *buf, size_t len, MemoryEvents *ret) {
         if (r < 0)
                 return r;
 
-        *ret = (MemoryEvents) {
+        *ret = (MemoryEvents){
                 .low = v[0],
                 .high = v[1],
                 .max = v[2],
@@ -244,15 +233,15 @@ int memory_events_parse(const char *buf, size_t len, MemoryEvents *ret) {
 
 int memory_stat_parse(const char *buf, size_t len, MemoryStat *ret) {
         static const KeyedField fields[] = {
-                { "anon",               true  },
-                { "file",               true  },
-                { "kernel",             false }, /* since Linux 5.18 */
-                { "kernel_stack",       false },
-                { "pagetables",         false },
-                { "sock",               false },
-                { "shmem",              false },
-                { "slab_reclaimable",   false },
-                { "slab_unreclaimable", false },
+                {"anon", true},
+                {"file", true},
+                {"kernel", false}, /* since Linux 5.18 */
+                {"kernel_stack", false},
+                {"pagetables", false},
+                {"sock", false},
+                {"shmem", false},
+                {"slab_reclaimable", false},
+                {"slab_unreclaimable", false},
         };
         uint64_t v[ELEMENTSOF(fields)];
         int r;
@@ -265,7 +254,7 @@ int memory_stat_parse(const char *buf, size_t len, MemoryStat *ret) {
 
         /* "kernel" stays 0 when the key is absent: we do not invent a sum, since the parts
          * (percpu, vmalloc, ...) vary between kernels and we do not track them all. */
-        *ret = (MemoryStat) {
+        *ret = (MemoryStat){
                 .anon = v[0],
                 .file = v[1],
                 .kernel = v[2],
@@ -298,8 +287,8 @@ static int pressure_line_parse(Span line, PressureLine *ret) {
                 if (!eq)
                         return -EINVAL;
 
-                name = (Span) { tok.p, (size_t) (eq - tok.p) };
-                value = (Span) { eq + 1, tok.n - (size_t) (eq - tok.p) - 1 };
+                name = (Span){tok.p, (size_t) (eq - tok.p)};
+                value = (Span){eq + 1, tok.n - (size_t) (eq - tok.p) - 1};
 
                 if (span_eq(name, "avg10")) {
                         r = span_to_percent(value, &p.avg10);
@@ -328,7 +317,7 @@ static int pressure_line_parse(Span line, PressureLine *ret) {
 
 int memory_pressure_parse(const char *buf, size_t len, MemoryPressure *ret) {
         MemoryPressure mp = {};
-        Span rest = { buf, len }, line;
+        Span rest = {buf, len}, line;
         bool have_some = false;
         int r;
 
@@ -360,7 +349,7 @@ int memory_pressure_parse(const char *buf, size_t len, MemoryPressure *ret) {
 }
 
 int cgroup_value_parse(const char *buf, size_t len, uint64_t *ret) {
-        Span s = { buf, len }, tok;
+        Span s = {buf, len}, tok;
         uint64_t v;
         int r;
 
@@ -396,7 +385,7 @@ int cgroup_value_parse(const char *buf, size_t len, uint64_t *ret) {
 
 int cpu_stat_parse_usage(const char *buf, size_t len, uint64_t *ret_usage_usec) {
         static const KeyedField fields[] = {
-                { "usage_usec", true },
+                {"usage_usec", true},
         };
         uint64_t v[ELEMENTSOF(fields)];
         int r;

@@ -9,14 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct MemoryEvents {           /* memory.events */
+typedef struct MemoryEvents { /* memory.events */
         uint64_t low, high, max, oom, oom_kill, oom_group_kill;
 } MemoryEvents;
 
-typedef struct MemoryStat {             /* memory.stat (bytes) */
+typedef struct MemoryStat { /* memory.stat (bytes) */
         uint64_t anon;
-        uint64_t file;                  /* includes shmem in cgroup v2 */
-        uint64_t kernel;                /* 0 on kernels without the key (sum of parts then) */
+        uint64_t file;   /* includes shmem in cgroup v2 */
+        uint64_t kernel; /* 0 on kernels without the key (sum of parts then) */
         uint64_t kernel_stack;
         uint64_t pagetables;
         uint64_t sock;
@@ -26,12 +26,12 @@ typedef struct MemoryStat {             /* memory.stat (bytes) */
 } MemoryStat;
 
 typedef struct PressureLine {
-        double avg10, avg60, avg300;    /* percent */
+        double avg10, avg60, avg300; /* percent */
         uint64_t total_usec;
 } PressureLine;
 
-typedef struct MemoryPressure {         /* memory.pressure, /proc/pressure/memory */
-        PressureLine some, full;        /* "full" may be absent (older /proc/pressure/cpu): zeros */
+typedef struct MemoryPressure {  /* memory.pressure, /proc/pressure/memory */
+        PressureLine some, full; /* "full" may be absent (older /proc/pressure/cpu): zeros */
 } MemoryPressure;
 
 /* memory.events: "key value" lines. high/max/oom/oom_kill are required; others default to 0. */

@@ -31,7 +31,7 @@ int cgroup_root_open(const char *mount, bool use_libcgroup, CgroupRoot *ret) {
         if (use_libcgroup && cgroup_init() != 0)
                 use_libcgroup = false;
 
-        *ret = (CgroupRoot) { .fd = TAKE_FD(fd), .mount = m, .use_libcgroup = use_libcgroup };
+        *ret = (CgroupRoot){.fd = TAKE_FD(fd), .mount = m, .use_libcgroup = use_libcgroup};
         return 0;
 }
 

@@ -16,9 +16,9 @@
 #include "shared/macro.h"
 
 typedef struct CgroupRoot {
-        int fd;                 /* O_PATH|O_DIRECTORY dirfd of the cgroup2 mount */
-        char *mount;            /* "/sys/fs/cgroup" */
-        bool use_libcgroup;     /* create nodes with libcgroup (real cgroupfs) */
+        int fd;             /* O_PATH|O_DIRECTORY dirfd of the cgroup2 mount */
+        char *mount;        /* "/sys/fs/cgroup" */
+        bool use_libcgroup; /* create nodes with libcgroup (real cgroupfs) */
 } CgroupRoot;
 
 /* Opens the mount. `use_libcgroup` is honoured only if cgroup_init() succeeds. */

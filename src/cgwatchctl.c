@@ -17,7 +17,7 @@
 #include "parse-util.h"
 #include "shared/macro.h"
 
-#define EXIT_USAGE 64
+#define EXIT_USAGE       64
 #define EXIT_UNAVAILABLE 69
 
 static bool arg_json;
@@ -71,8 +71,8 @@ static int fail(int r, const sd_bus_error *e, const char *what) {
 
 static int get_u64(sd_bus *bus, const char *prop, uint64_t *ret) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        return sd_bus_get_property_trivial(bus, CGWATCH_BUS_NAME, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, prop, &e,
-                                           't', ret);
+        return sd_bus_get_property_trivial(bus, CGWATCH_BUS_NAME, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, prop,
+                                           &e, 't', ret);
 }
 
 static int cmd_status(sd_bus *bus) {
@@ -85,8 +85,8 @@ static int cmd_status(sd_bus *bus) {
         char a[32], b[32], c[32];
         int r;
 
-        r = sd_bus_call_method(bus, CGWATCH_BUS_NAME, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, "ListWorkers", &e,
-                               &reply, NULL);
+        r = sd_bus_call_method(bus, CGWATCH_BUS_NAME, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, "ListWorkers",
+                               &e, &reply, NULL);
         if (r < 0)
                 return fail(r, &e, "list workers");
         (void) get_u64(bus, "DynoMemoryLimit", &limit);
@@ -109,7 +109,8 @@ static int cmd_status(sd_bus *bus) {
         r = sd_bus_message_enter_container(reply, 'a', "(ssuttto)");
         if (r < 0)
                 return fail(r, NULL, "parse the reply");
-        while ((r = sd_bus_message_read(reply, "(ssuttto)", &name, &state, &pid, &mem, &budget, &recycles, &path)) > 0) {
+        while ((r = sd_bus_message_read(reply, "(ssuttto)", &name, &state, &pid, &mem, &budget, &recycles, &path)) >
+               0) {
                 if (arg_json) {
                         json_object *o = json_object_new_object();
                         json_object_object_add(o, "name", json_object_new_string(name));
@@ -140,9 +141,9 @@ static int cmd_show(sd_bus *bus, const char *name) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_free_ char *path = NULL;
-        static const char *const props_s[] = { "Name", "Supervisor", "State", "ControlGroup", "LastRecycleReason" };
-        static const char *const props_u[] = { "MainPID", "Restarts", "Recycles" };
-        static const char *const props_t[] = { "MemoryCurrent", "MemoryPeak", "MemoryBudget" };
+        static const char *const props_s[] = {"Name", "Supervisor", "State", "ControlGroup", "LastRecycleReason"};
+        static const char *const props_u[] = {"MainPID", "Restarts", "Recycles"};
+        static const char *const props_t[] = {"MemoryCurrent", "MemoryPeak", "MemoryBudget"};
         json_object *root = arg_json ? json_object_new_object() : NULL;
         const char *p;
         int r;
@@ -157,7 +158,8 @@ static int cmd_show(sd_bus *bus, const char *name) {
 
         for (size_t i = 0; i < ELEMENTSOF(props_s); i++) {
                 _cleanup_free_ char *v = NULL;
-                r = sd_bus_get_property_string(bus, CGWATCH_BUS_NAME, path, CGWATCH_WORKER_INTERFACE, props_s[i], &e, &v);
+                r = sd_bus_get_property_string(bus, CGWATCH_BUS_NAME, path, CGWATCH_WORKER_INTERFACE, props_s[i], &e,
+                                               &v);
                 if (r < 0)
                         return fail(r, &e, "read a property");
                 if (root)
@@ -167,7 +169,8 @@ static int cmd_show(sd_bus *bus, const char *name) {
         }
         for (size_t i = 0; i < ELEMENTSOF(props_u); i++) {
                 uint32_t v;
-                r = sd_bus_get_property_trivial(bus, CGWATCH_BUS_NAME, path, CGWATCH_WORKER_INTERFACE, props_u[i], &e, 'u', &v);
+                r = sd_bus_get_property_trivial(bus, CGWATCH_BUS_NAME, path, CGWATCH_WORKER_INTERFACE, props_u[i], &e,
+                                                'u', &v);
                 if (r < 0)
                         return fail(r, &e, "read a property");
                 if (root)
@@ -177,7 +180,8 @@ static int cmd_show(sd_bus *bus, const char *name) {
         }
         for (size_t i = 0; i < ELEMENTSOF(props_t); i++) {
                 uint64_t v;
-                r = sd_bus_get_property_trivial(bus, CGWATCH_BUS_NAME, path, CGWATCH_WORKER_INTERFACE, props_t[i], &e, 't', &v);
+                r = sd_bus_get_property_trivial(bus, CGWATCH_BUS_NAME, path, CGWATCH_WORKER_INTERFACE, props_t[i], &e,
+                                                't', &v);
                 if (r < 0)
                         return fail(r, &e, "read a property");
                 if (root)
@@ -192,28 +196,28 @@ static int cmd_show(sd_bus *bus, const char *name) {
         return 0;
 }
 
-static int call_simple(sd_bus *bus, const char *method, const char *types, const char *name, uint64_t bytes, int runtime) {
+static int call_simple(sd_bus *bus, const char *method, const char *types, const char *name, uint64_t bytes,
+                       int runtime) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         int r;
         if (!types)
-                r = sd_bus_call_method(bus, CGWATCH_BUS_NAME, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, method, &e, NULL,
-                                       NULL);
+                r = sd_bus_call_method(bus, CGWATCH_BUS_NAME, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, method,
+                                       &e, NULL, NULL);
         else if (streq(types, "s"))
-                r = sd_bus_call_method(bus, CGWATCH_BUS_NAME, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, method, &e, NULL,
-                                       "s", name);
+                r = sd_bus_call_method(bus, CGWATCH_BUS_NAME, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, method,
+                                       &e, NULL, "s", name);
         else
-                r = sd_bus_call_method(bus, CGWATCH_BUS_NAME, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, method, &e, NULL,
-                                       "stb", name, bytes, runtime);
+                r = sd_bus_call_method(bus, CGWATCH_BUS_NAME, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, method,
+                                       &e, NULL, "stb", name, bytes, runtime);
         return r < 0 ? fail(r, &e, method) : 0;
 }
 
 int main(int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100, ARG_JSON, ARG_RUNTIME, ARG_USER };
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },       { "version", no_argument, NULL, ARG_VERSION },
-                { "json", no_argument, NULL, ARG_JSON },  { "runtime", no_argument, NULL, ARG_RUNTIME },
-                { "user", no_argument, NULL, ARG_USER },  {}
-        };
+                {"help", no_argument, NULL, 'h'},      {"version", no_argument, NULL, ARG_VERSION},
+                {"json", no_argument, NULL, ARG_JSON}, {"runtime", no_argument, NULL, ARG_RUNTIME},
+                {"user", no_argument, NULL, ARG_USER}, {}};
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         const char *cmd;
         int c, r;
@@ -246,9 +250,14 @@ int main(int argc, char *argv[]) {
                 const char *cmd, *method;
                 int nargs;
         } verbs[] = {
-                { "status", NULL, 0 },          { "show", NULL, 1 },  { "recycle", "RecycleWorker", 1 },
-                { "restart", "RestartWorker", 1 }, { "stop", "StopWorker", 1 }, { "start", "StartWorker", 1 },
-                { "set-budget", "SetBudget", 2 }, { "reload", "Reload", 0 },
+                {"status", NULL, 0},
+                {"show", NULL, 1},
+                {"recycle", "RecycleWorker", 1},
+                {"restart", "RestartWorker", 1},
+                {"stop", "StopWorker", 1},
+                {"start", "StartWorker", 1},
+                {"set-budget", "SetBudget", 2},
+                {"reload", "Reload", 0},
         };
         size_t v;
         for (v = 0; v < ELEMENTSOF(verbs); v++)
@@ -265,7 +274,8 @@ int main(int argc, char *argv[]) {
 
         r = arg_user_bus ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
         if (r < 0) {
-                fprintf(stderr, "Failed to connect to the %s bus: %s\n", arg_user_bus ? "user" : "system", strerror(-r));
+                fprintf(stderr, "Failed to connect to the %s bus: %s\n", arg_user_bus ? "user" : "system",
+                        strerror(-r));
                 return EXIT_UNAVAILABLE;
         }
 

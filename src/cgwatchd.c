@@ -17,7 +17,7 @@
 #include "log.h"
 #include "manager.h"
 
-#define EXIT_USAGE 64
+#define EXIT_USAGE  64
 #define EXIT_CONFIG 78
 
 static void help(void) {
@@ -37,17 +37,15 @@ static void help(void) {
 
 int main(int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100, ARG_CHECK, ARG_CGROUP_ROOT, ARG_CGROUP_MOUNT, ARG_NO_BUS };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "config", required_argument, NULL, 'c' },
-                { "check-config", no_argument, NULL, ARG_CHECK },
-                { "cgroup-root", required_argument, NULL, ARG_CGROUP_ROOT },
-                { "cgroup-mount", required_argument, NULL, ARG_CGROUP_MOUNT },
-                { "no-bus", no_argument, NULL, ARG_NO_BUS },
-                { "debug", no_argument, NULL, 'd' },
-                {}
-        };
+        static const struct option options[] = {{"help", no_argument, NULL, 'h'},
+                                                {"version", no_argument, NULL, ARG_VERSION},
+                                                {"config", required_argument, NULL, 'c'},
+                                                {"check-config", no_argument, NULL, ARG_CHECK},
+                                                {"cgroup-root", required_argument, NULL, ARG_CGROUP_ROOT},
+                                                {"cgroup-mount", required_argument, NULL, ARG_CGROUP_MOUNT},
+                                                {"no-bus", no_argument, NULL, ARG_NO_BUS},
+                                                {"debug", no_argument, NULL, 'd'},
+                                                {}};
         ManagerOptions o = {
                 .config_path = CONFIG_DEFAULT_PATH,
                 .cgroup_mount = "/sys/fs/cgroup",

@@ -6,9 +6,9 @@
 
 #include "config.h"
 
-#define CONFIG_AMQP_DEFAULT_URL "amqp://guest:guest@127.0.0.1:5672/"
+#define CONFIG_AMQP_DEFAULT_URL      "amqp://guest:guest@127.0.0.1:5672/"
 #define CONFIG_AMQP_DEFAULT_EXCHANGE "cgwatch"
-#define CONFIG_INSTANCES_MAX 1000
+#define CONFIG_INSTANCES_MAX         1000
 
 /* Every default in one place: config_new() starts from these, and an empty assignment ("Key=")
  * resets a field to its value here. String defaults point to literals: strdup() them. */

@@ -39,22 +39,22 @@ typedef struct KeyContext {
         unsigned line;
         const char *key;
         char **ret_error;
-        void *section;                  /* DynoConfig, SupervisorConfig, WorkerConfig or AmqpConfig */
-        const void *defaults;           /* the matching *_defaults: an empty value resets to it */
+        void *section;        /* DynoConfig, SupervisorConfig, WorkerConfig or AmqpConfig */
+        const void *defaults; /* the matching *_defaults: an empty value resets to it */
 } KeyContext;
 
 typedef struct ConfigItem ConfigItem;
 typedef int (*ItemParser)(const KeyContext *k, const ConfigItem *item, const char *value);
 
 enum {
-        FLAG_NO_PERCENT = 1 << 0,       /* sizes: absolute only */
-        FLAG_NONZERO = 1 << 1,          /* sizes, durations: 0 is refused */
-        FLAG_BELOW_100 = 1 << 2,        /* sizes: a percentage must stay below 100% */
-        FLAG_MAX_IS_UNSET = 1 << 3,     /* sizes: "max"/"infinity" -> unset */
-        FLAG_INFINITY_IS_OFF = 1 << 4,  /* durations where 0 = off: "infinity" -> 0 */
-        FLAG_USER = 1 << 5,             /* strings: a user name */
-        FLAG_GROUP = 1 << 6,            /* strings: a group name */
-        FLAG_PATH = 1 << 7,             /* strings: an absolute path */
+        FLAG_NO_PERCENT = 1 << 0,      /* sizes: absolute only */
+        FLAG_NONZERO = 1 << 1,         /* sizes, durations: 0 is refused */
+        FLAG_BELOW_100 = 1 << 2,       /* sizes: a percentage must stay below 100% */
+        FLAG_MAX_IS_UNSET = 1 << 3,    /* sizes: "max"/"infinity" -> unset */
+        FLAG_INFINITY_IS_OFF = 1 << 4, /* durations where 0 = off: "infinity" -> 0 */
+        FLAG_USER = 1 << 5,            /* strings: a user name */
+        FLAG_GROUP = 1 << 6,           /* strings: a group name */
+        FLAG_PATH = 1 << 7,            /* strings: an absolute path */
         FLAG_AMQP_URL = 1 << 8,
         FLAG_EXCHANGE = 1 << 9,
 };
@@ -63,12 +63,12 @@ struct ConfigItem {
         SectionType section;
         const char *key;
         ItemParser parse;
-        size_t offset;                  /* of the field inside the section struct */
+        size_t offset; /* of the field inside the section struct */
         unsigned flags;
-        uint64_t min, max;              /* numbers */
+        uint64_t min, max; /* numbers */
 };
 
-#define FIELD(k, item) ((void *) ((uint8_t *) (k)->section + (item)->offset))
+#define FIELD(k, item)   ((void *) ((uint8_t *) (k)->section + (item)->offset))
 #define DEFAULT(k, item) ((const void *) ((const uint8_t *) (k)->defaults + (item)->offset))
 
 static bool isempty(const char *s) {
@@ -81,8 +81,8 @@ static int value_error(const KeyContext *k, const char *what, const char *value,
 
         if (!q)
                 return -ENOMEM;
-        return ini_error(k->ret_error, k->file, k->line, k->key, "%s %s%s%s%s", what, q,
-                         hint ? " (" : "", hint ?: "", hint ? ")" : "");
+        return ini_error(k->ret_error, k->file, k->line, k->key, "%s %s%s%s%s", what, q, hint ? " (" : "", hint ?: "",
+                         hint ? ")" : "");
 }
 
 static int item_size(const KeyContext *k, const ConfigItem *item, const char *value) {
@@ -94,7 +94,7 @@ static int item_size(const KeyContext *k, const ConfigItem *item, const char *va
                 return 0;
         }
         if ((item->flags & FLAG_MAX_IS_UNSET) && (streq(value, "max") || streq(value, "infinity"))) {
-                *s = (ConfigSize) {};
+                *s = (ConfigSize){};
                 return 0;
         }
 
@@ -277,7 +277,8 @@ static int item_pressure(const KeyContext *k, const ConfigItem *item, const char
                 return value_error(k, "pressure trigger out of range", value,
                                    "the window must be 500ms..10s, the stall above 0 and within the window");
         if (r < 0)
-                return value_error(k, "invalid pressure trigger", value, "expected \"some|full STALL WINDOW\" or \"no\"");
+                return value_error(k, "invalid pressure trigger", value,
+                                   "expected \"some|full STALL WINDOW\" or \"no\"");
         return 0;
 }
 
@@ -374,8 +375,9 @@ static int item_string(const KeyContext *k, const ConfigItem *item, const char *
                 return value_error(k, "invalid group name", value, NULL);
         if ((item->flags & FLAG_PATH) && (value[0] != '/' || has_control_chars(value)))
                 return value_error(k, "invalid path", value, "must be absolute");
-        if ((item->flags & FLAG_AMQP_URL) && ((strncmp(value, "amqp://", 7) != 0 && strncmp(value, "amqps://", 8) != 0) ||
-                                              has_control_chars(value) || strpbrk(value, " \t")))
+        if ((item->flags & FLAG_AMQP_URL) &&
+            ((strncmp(value, "amqp://", 7) != 0 && strncmp(value, "amqps://", 8) != 0) || has_control_chars(value) ||
+             strpbrk(value, " \t")))
                 return value_error(k, "invalid AMQP URL", value, "expected amqp://... or amqps://...");
         if ((item->flags & FLAG_EXCHANGE) && !exchange_is_valid(value))
                 return value_error(k, "invalid exchange name", value, NULL);
@@ -484,43 +486,43 @@ static int item_environment(const KeyContext *k, const ConfigItem *item, const c
 #define A(f) offsetof(AmqpConfig, f)
 
 static const ConfigItem config_items[] = {
-        { SECTION_DYNO, "MemoryLimit", item_size, D(memory_limit), FLAG_NO_PERCENT | FLAG_NONZERO | FLAG_MAX_IS_UNSET },
-        { SECTION_DYNO, "RecycleAt", item_recycle_at, D(recycle_at), FLAG_NONZERO | FLAG_BELOW_100 },
-        { SECTION_DYNO, "MaxRestarts", item_unsigned, D(max_restarts), 0, 0, UINT32_MAX },
-        { SECTION_DYNO, "RestartWindowSec", item_duration, D(restart_window_usec), FLAG_NONZERO },
-        { SECTION_DYNO, "MemoryPressure", item_pressure, D(pressure) },
-        { SECTION_DYNO, "RecycleCooldownSec", item_duration, D(recycle_cooldown_usec) },
-        { SECTION_DYNO, "RecyclesCountAsRestarts", item_bool, D(recycles_count_as_restarts) },
+        {SECTION_DYNO, "MemoryLimit", item_size, D(memory_limit), FLAG_NO_PERCENT | FLAG_NONZERO | FLAG_MAX_IS_UNSET},
+        {SECTION_DYNO, "RecycleAt", item_recycle_at, D(recycle_at), FLAG_NONZERO | FLAG_BELOW_100},
+        {SECTION_DYNO, "MaxRestarts", item_unsigned, D(max_restarts), 0, 0, UINT32_MAX},
+        {SECTION_DYNO, "RestartWindowSec", item_duration, D(restart_window_usec), FLAG_NONZERO},
+        {SECTION_DYNO, "MemoryPressure", item_pressure, D(pressure)},
+        {SECTION_DYNO, "RecycleCooldownSec", item_duration, D(recycle_cooldown_usec)},
+        {SECTION_DYNO, "RecyclesCountAsRestarts", item_bool, D(recycles_count_as_restarts)},
 
-        { SECTION_SUPERVISOR, "Strategy", item_strategy, S(strategy) },
-        { SECTION_SUPERVISOR, "MemoryBudget", item_size, S(memory_budget), FLAG_NONZERO | FLAG_MAX_IS_UNSET },
-        { SECTION_SUPERVISOR, "MaxRestarts", item_unsigned, S(max_restarts), 0, 0, UINT32_MAX },
-        { SECTION_SUPERVISOR, "RestartWindowSec", item_duration, S(restart_window_usec), FLAG_NONZERO },
+        {SECTION_SUPERVISOR, "Strategy", item_strategy, S(strategy)},
+        {SECTION_SUPERVISOR, "MemoryBudget", item_size, S(memory_budget), FLAG_NONZERO | FLAG_MAX_IS_UNSET},
+        {SECTION_SUPERVISOR, "MaxRestarts", item_unsigned, S(max_restarts), 0, 0, UINT32_MAX},
+        {SECTION_SUPERVISOR, "RestartWindowSec", item_duration, S(restart_window_usec), FLAG_NONZERO},
 
-        { SECTION_WORKER, "ExecStart", item_exec, W(exec_start) },
-        { SECTION_WORKER, "Supervisor", item_supervisor_ref, W(supervisor) },
-        { SECTION_WORKER, "Instances", item_unsigned, W(instances), 0, 1, CONFIG_INSTANCES_MAX },
-        { SECTION_WORKER, "MemoryBudget", item_size, W(memory_budget), FLAG_NONZERO | FLAG_MAX_IS_UNSET },
-        { SECTION_WORKER, "StopSignal", item_signal, W(stop_signal) },
-        { SECTION_WORKER, "StopTimeoutSec", item_duration, W(stop_timeout_usec) },
-        { SECTION_WORKER, "Restart", item_restart, W(restart) },
-        { SECTION_WORKER, "RestartSec", item_duration, W(restart_usec) },
-        { SECTION_WORKER, "RestartMaxSec", item_duration, W(restart_max_usec) },
-        { SECTION_WORKER, "ReplaceFirst", item_bool, W(replace_first) },
-        { SECTION_WORKER, "ReadyTimeoutSec", item_duration, W(ready_timeout_usec), FLAG_NONZERO },
-        { SECTION_WORKER, "WatchdogSec", item_duration, W(watchdog_usec), FLAG_INFINITY_IS_OFF },
-        { SECTION_WORKER, "MaxLifetimeSec", item_duration, W(max_lifetime_usec), FLAG_INFINITY_IS_OFF },
-        { SECTION_WORKER, "IdleTimeoutSec", item_duration, W(idle_timeout_usec), FLAG_INFINITY_IS_OFF },
-        { SECTION_WORKER, "User", item_string, W(user), FLAG_USER },
-        { SECTION_WORKER, "Group", item_string, W(group), FLAG_GROUP },
-        { SECTION_WORKER, "WorkingDirectory", item_string, W(working_directory), FLAG_PATH },
-        { SECTION_WORKER, "Environment", item_environment, W(environment) },
-        { SECTION_WORKER, "TasksMax", item_tasks_max, W(tasks_max) },
-        { SECTION_WORKER, "MemoryPressure", item_pressure, W(pressure) },
+        {SECTION_WORKER, "ExecStart", item_exec, W(exec_start)},
+        {SECTION_WORKER, "Supervisor", item_supervisor_ref, W(supervisor)},
+        {SECTION_WORKER, "Instances", item_unsigned, W(instances), 0, 1, CONFIG_INSTANCES_MAX},
+        {SECTION_WORKER, "MemoryBudget", item_size, W(memory_budget), FLAG_NONZERO | FLAG_MAX_IS_UNSET},
+        {SECTION_WORKER, "StopSignal", item_signal, W(stop_signal)},
+        {SECTION_WORKER, "StopTimeoutSec", item_duration, W(stop_timeout_usec)},
+        {SECTION_WORKER, "Restart", item_restart, W(restart)},
+        {SECTION_WORKER, "RestartSec", item_duration, W(restart_usec)},
+        {SECTION_WORKER, "RestartMaxSec", item_duration, W(restart_max_usec)},
+        {SECTION_WORKER, "ReplaceFirst", item_bool, W(replace_first)},
+        {SECTION_WORKER, "ReadyTimeoutSec", item_duration, W(ready_timeout_usec), FLAG_NONZERO},
+        {SECTION_WORKER, "WatchdogSec", item_duration, W(watchdog_usec), FLAG_INFINITY_IS_OFF},
+        {SECTION_WORKER, "MaxLifetimeSec", item_duration, W(max_lifetime_usec), FLAG_INFINITY_IS_OFF},
+        {SECTION_WORKER, "IdleTimeoutSec", item_duration, W(idle_timeout_usec), FLAG_INFINITY_IS_OFF},
+        {SECTION_WORKER, "User", item_string, W(user), FLAG_USER},
+        {SECTION_WORKER, "Group", item_string, W(group), FLAG_GROUP},
+        {SECTION_WORKER, "WorkingDirectory", item_string, W(working_directory), FLAG_PATH},
+        {SECTION_WORKER, "Environment", item_environment, W(environment)},
+        {SECTION_WORKER, "TasksMax", item_tasks_max, W(tasks_max)},
+        {SECTION_WORKER, "MemoryPressure", item_pressure, W(pressure)},
 
-        { SECTION_AMQP, "URL", item_string, A(url), FLAG_AMQP_URL },
-        { SECTION_AMQP, "Exchange", item_string, A(exchange), FLAG_EXCHANGE },
-        { SECTION_AMQP, "SampleIntervalSec", item_duration, A(sample_interval_usec), FLAG_NONZERO },
+        {SECTION_AMQP, "URL", item_string, A(url), FLAG_AMQP_URL},
+        {SECTION_AMQP, "Exchange", item_string, A(exchange), FLAG_EXCHANGE},
+        {SECTION_AMQP, "SampleIntervalSec", item_duration, A(sample_interval_usec), FLAG_NONZERO},
 };
 
 /* ---- Sections ---- */
@@ -528,7 +530,7 @@ static const ConfigItem config_items[] = {
 typedef struct ParseState {
         Config *config;
         SectionType section;
-        size_t index;                   /* into supervisors[] or workers[]; arrays move on growth */
+        size_t index; /* into supervisors[] or workers[]; arrays move on growth */
 } ParseState;
 
 static int add_supervisor(Config *c, const char *name, const char *file, unsigned line, size_t *ret_index) {
@@ -580,7 +582,8 @@ static int on_section(void *userdata, const char *file, unsigned line, const cha
 
                 if (t == SECTION_DYNO || t == SECTION_AMQP) {
                         if (*name != 0)
-                                return ini_error(ret_error, file, line, NULL, "section [%s] takes no name", section_table[t]);
+                                return ini_error(ret_error, file, line, NULL, "section [%s] takes no name",
+                                                 section_table[t]);
                         if (t == SECTION_AMQP)
                                 c->amqp.enabled = true;
                         st->section = t;
@@ -626,7 +629,7 @@ static int on_assignment(void *userdata, const char *file, unsigned line, const 
                          char **ret_error) {
         ParseState *st = userdata;
         Config *c = st->config;
-        KeyContext k = { .file = file, .line = line, .key = key, .ret_error = ret_error };
+        KeyContext k = {.file = file, .line = line, .key = key, .ret_error = ret_error};
         const char *name = NULL, *suggestion = NULL, *elsewhere = NULL;
         char hint[128] = "";
 
@@ -673,7 +676,7 @@ static int on_assignment(void *userdata, const char *file, unsigned line, const 
 }
 
 int config_parse_buffer(Config *c, const char *text, size_t len, const char *filename, char **ret_error) {
-        ParseState st = { .config = c };
+        ParseState st = {.config = c};
 
         if (!c)
                 return -EINVAL;

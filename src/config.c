@@ -30,10 +30,11 @@
 /* A config file is a few KiB; refuse to slurp something that is clearly not one. */
 #define CONFIG_FILE_MAX (16U * 1024U * 1024U)
 
-#define PRESSURE_DEFAULT ((PressureConfig) { .full = false, .stall_usec = 150 * USEC_PER_MSEC, .window_usec = USEC_PER_SEC })
+#define PRESSURE_DEFAULT \
+        ((PressureConfig){.full = false, .stall_usec = 150 * USEC_PER_MSEC, .window_usec = USEC_PER_SEC})
 
 const DynoConfig config_dyno_defaults = {
-        .recycle_at = { .set = true, .percent = true, .value = 900 },
+        .recycle_at = {.set = true, .percent = true, .value = 900},
         .max_restarts = 5,
         .restart_window_usec = 60 * USEC_PER_SEC,
         .pressure = PRESSURE_DEFAULT,
@@ -96,7 +97,7 @@ int config_location_set(ConfigLocation *l, const char *file, unsigned line) {
         if (!f)
                 return -ENOMEM;
         free(l->file);
-        *l = (ConfigLocation) { .file = f, .line = line };
+        *l = (ConfigLocation){.file = f, .line = line};
         return 0;
 }
 
@@ -171,10 +172,9 @@ uint64_t config_size_resolve(const ConfigSize *s, uint64_t dyno_limit_bytes) {
         return dyno_limit_bytes / 1000 * s->value + dyno_limit_bytes % 1000 * s->value / 1000;
 }
 
-
 /* ---- Validation ---- */
 
-#define FORMAT_BYTES_MAX 48
+#define FORMAT_BYTES_MAX    48
 #define FORMAT_DURATION_MAX 64
 
 /* "512M", "460.8M" (one decimal, rounded, when inexact), "1023B", "max". */
@@ -210,7 +210,7 @@ static const char *format_duration(char buf[static FORMAT_DURATION_MAX], usec_t 
                 const char *suffix;
                 usec_t usec;
         } table[] = {
-                { "h", USEC_PER_HOUR }, { "min", USEC_PER_MINUTE }, { "s", USEC_PER_SEC }, { "ms", USEC_PER_MSEC }, { "us", 1 },
+                {"h", USEC_PER_HOUR}, {"min", USEC_PER_MINUTE}, {"s", USEC_PER_SEC}, {"ms", USEC_PER_MSEC}, {"us", 1},
         };
         size_t n = 0;
 
@@ -232,7 +232,8 @@ static const char *format_duration(char buf[static FORMAT_DURATION_MAX], usec_t 
         return buf;
 }
 
-static int location_error(char **ret_error, const ConfigLocation *l, const char *key, const char *what, const char *value) {
+static int location_error(char **ret_error, const ConfigLocation *l, const char *key, const char *what,
+                          const char *value) {
         _cleanup_free_ char *q = value ? ini_quote(value) : NULL;
 
         if (value && !q)
@@ -275,10 +276,12 @@ int config_validate(const Config *c, char **ret_error) {
                                          s->where.file ?: "(unknown)", s->where.line);
 
                 if (!w->exec_argv || !w->exec_argv[0])
-                        return ini_error(ret_error, w->where.file, w->where.line, "ExecStart", "not set in [Worker %s]", w->name);
+                        return ini_error(ret_error, w->where.file, w->where.line, "ExecStart", "not set in [Worker %s]",
+                                         w->name);
                 if (w->instances < 1 || w->instances > CONFIG_INSTANCES_MAX)
                         return ini_error(ret_error, w->where.file, w->where.line, "Instances",
-                                         "%u is not between 1 and %u in [Worker %s]", w->instances, CONFIG_INSTANCES_MAX, w->name);
+                                         "%u is not between 1 and %u in [Worker %s]", w->instances,
+                                         CONFIG_INSTANCES_MAX, w->name);
                 if (w->supervisor && !config_find_supervisor(c, w->supervisor))
                         return location_error(ret_error, &w->supervisor_where, "Supervisor",
                                               "no such [Supervisor NAME] section:", w->supervisor);
@@ -286,8 +289,8 @@ int config_validate(const Config *c, char **ret_error) {
 
         /* With both absolute, RecycleAt must leave room below the limit. Percentages are checked
          * when parsed (RecycleAt < 100%); a limit detected at runtime is the daemon's to check. */
-        if (c->dyno.recycle_at.set && !c->dyno.recycle_at.percent && c->dyno.memory_limit.set && !c->dyno.memory_limit.percent &&
-            c->dyno.recycle_at.value >= c->dyno.memory_limit.value)
+        if (c->dyno.recycle_at.set && !c->dyno.recycle_at.percent && c->dyno.memory_limit.set &&
+            !c->dyno.memory_limit.percent && c->dyno.recycle_at.value >= c->dyno.memory_limit.value)
                 return ini_error(ret_error, c->dyno.recycle_at_where.file, c->dyno.recycle_at_where.line, "RecycleAt",
                                  "%s is not below MemoryLimit=%s", format_bytes(a, c->dyno.recycle_at.value),
                                  format_bytes(b, c->dyno.memory_limit.value));
@@ -561,7 +564,8 @@ void config_dump(const Config *c, uint64_t dyno_limit_bytes, FILE *f) {
 
                 fprintf(f, "  supervisor %s: %s, budget ", s->name, strategy_to_string(s->strategy) ?: "?");
                 dump_size(f, &s->memory_budget, limit);
-                fprintf(f, ", at most %u restarts in %s\n", s->max_restarts, format_duration(a, s->restart_window_usec));
+                fprintf(f, ", at most %u restarts in %s\n", s->max_restarts,
+                        format_duration(a, s->restart_window_usec));
                 for (size_t j = 0; j < c->n_workers; j++)
                         if (streq_ptr(c->workers[j].supervisor, s->name))
                                 dump_worker(f, &c->workers[j], limit, "    ");

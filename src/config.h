@@ -12,7 +12,7 @@
 #include "shared/macro.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/cgwatch/cgwatch.conf"
-#define SIZE_UNSET UINT64_MAX
+#define SIZE_UNSET          UINT64_MAX
 
 typedef enum Strategy {
         STRATEGY_ONE_FOR_ONE,
@@ -31,14 +31,14 @@ typedef enum RestartPolicy {
 /* A size as written: either absolute bytes or a share of the dyno's MemoryLimit. */
 typedef struct ConfigSize {
         bool set;
-        bool percent;       /* true: value is in permille of the dyno limit (90% -> 900) */
-        uint64_t value;     /* bytes, or permille when percent */
+        bool percent;   /* true: value is in permille of the dyno limit (90% -> 900) */
+        uint64_t value; /* bytes, or permille when percent */
 } ConfigSize;
 
 /* Where a key was set, for error messages about cross-references ("file:line: key: ..."). */
 typedef struct ConfigLocation {
-        char *file;         /* owned */
-        unsigned line;      /* 1-based; 0 = not set */
+        char *file;    /* owned */
+        unsigned line; /* 1-based; 0 = not set */
 } ConfigLocation;
 
 typedef struct PressureConfig {
@@ -49,64 +49,64 @@ typedef struct PressureConfig {
 } PressureConfig;
 
 typedef struct DynoConfig {
-        ConfigSize memory_limit;        /* MemoryLimit=; unset: memory.max of our cgroup, else RAM */
-        ConfigSize recycle_at;          /* RecycleAt=; default 90% */
+        ConfigSize memory_limit;         /* MemoryLimit=; unset: memory.max of our cgroup, else RAM */
+        ConfigSize recycle_at;           /* RecycleAt=; default 90% */
         ConfigLocation recycle_at_where; /* where RecycleAt= was set, for config_validate() */
-        unsigned max_restarts;          /* MaxRestarts= for workers directly under the dyno; default 5 */
-        usec_t restart_window_usec;     /* RestartWindowSec=; default 60 s */
-        PressureConfig pressure;        /* MemoryPressure= (dyno node); default "some 150ms 1s" */
-        usec_t recycle_cooldown_usec;   /* RecycleCooldownSec=: hold-off after a dyno-level recycle; default 1 s */
-        bool recycles_count_as_restarts;/* RecyclesCountAsRestarts=; default no */
+        unsigned max_restarts;           /* MaxRestarts= for workers directly under the dyno; default 5 */
+        usec_t restart_window_usec;      /* RestartWindowSec=; default 60 s */
+        PressureConfig pressure;         /* MemoryPressure= (dyno node); default "some 150ms 1s" */
+        usec_t recycle_cooldown_usec;    /* RecycleCooldownSec=: hold-off after a dyno-level recycle; default 1 s */
+        bool recycles_count_as_restarts; /* RecyclesCountAsRestarts=; default no */
 } DynoConfig;
 
 typedef struct SupervisorConfig {
         char *name;
-        ConfigLocation where;           /* the [Supervisor name] header */
-        Strategy strategy;              /* Strategy=; default one-for-one */
-        ConfigSize memory_budget;       /* MemoryBudget= -> the group's memory.high; unset: max */
-        unsigned max_restarts;          /* MaxRestarts=; default 5 */
-        usec_t restart_window_usec;     /* RestartWindowSec=; default 60 s */
+        ConfigLocation where;       /* the [Supervisor name] header */
+        Strategy strategy;          /* Strategy=; default one-for-one */
+        ConfigSize memory_budget;   /* MemoryBudget= -> the group's memory.high; unset: max */
+        unsigned max_restarts;      /* MaxRestarts=; default 5 */
+        usec_t restart_window_usec; /* RestartWindowSec=; default 60 s */
 } SupervisorConfig;
 
 typedef struct WorkerConfig {
         char *name;
-        ConfigLocation where;           /* the [Worker name] header */
-        char *exec_start;               /* ExecStart= as written */
-        char **exec_argv;               /* ExecStart= split into words (quotes honoured), NULL-terminated */
-        char *supervisor;               /* Supervisor=; NULL: the dyno itself */
+        ConfigLocation where; /* the [Worker name] header */
+        char *exec_start;     /* ExecStart= as written */
+        char **exec_argv;     /* ExecStart= split into words (quotes honoured), NULL-terminated */
+        char *supervisor;     /* Supervisor=; NULL: the dyno itself */
         ConfigLocation supervisor_where;
-        unsigned instances;             /* Instances=; default 1; >1: name@1..name@N */
-        ConfigSize memory_budget;       /* MemoryBudget=; unset: no memory.high (max) */
-        int stop_signal;                /* StopSignal=; default SIGTERM */
-        usec_t stop_timeout_usec;       /* StopTimeoutSec=; default 10 s */
-        RestartPolicy restart;          /* Restart=; default always */
-        usec_t restart_usec;            /* RestartSec=: first backoff delay; default 100 ms */
-        usec_t restart_max_usec;        /* RestartMaxSec=: backoff cap; default 30 s */
-        bool replace_first;             /* ReplaceFirst=; default no */
-        usec_t ready_timeout_usec;      /* ReadyTimeoutSec=; default 30 s */
-        usec_t watchdog_usec;           /* WatchdogSec=; 0 = off */
-        usec_t max_lifetime_usec;       /* MaxLifetimeSec=; 0 = off */
-        usec_t idle_timeout_usec;       /* IdleTimeoutSec=; 0 = off */
-        char *user;                     /* User=, Group=, WorkingDirectory=: NULL = inherit */
+        unsigned instances;        /* Instances=; default 1; >1: name@1..name@N */
+        ConfigSize memory_budget;  /* MemoryBudget=; unset: no memory.high (max) */
+        int stop_signal;           /* StopSignal=; default SIGTERM */
+        usec_t stop_timeout_usec;  /* StopTimeoutSec=; default 10 s */
+        RestartPolicy restart;     /* Restart=; default always */
+        usec_t restart_usec;       /* RestartSec=: first backoff delay; default 100 ms */
+        usec_t restart_max_usec;   /* RestartMaxSec=: backoff cap; default 30 s */
+        bool replace_first;        /* ReplaceFirst=; default no */
+        usec_t ready_timeout_usec; /* ReadyTimeoutSec=; default 30 s */
+        usec_t watchdog_usec;      /* WatchdogSec=; 0 = off */
+        usec_t max_lifetime_usec;  /* MaxLifetimeSec=; 0 = off */
+        usec_t idle_timeout_usec;  /* IdleTimeoutSec=; 0 = off */
+        char *user;                /* User=, Group=, WorkingDirectory=: NULL = inherit */
         char *group;
         char *working_directory;
-        char **environment;             /* Environment=: "K=V" words, accumulated over lines; NULL-terminated or NULL */
-        uint64_t tasks_max;             /* TasksMax=; UINT64_MAX = unset */
-        PressureConfig pressure;        /* MemoryPressure= for this worker; default "some 150ms 1s" */
+        char **environment;      /* Environment=: "K=V" words, accumulated over lines; NULL-terminated or NULL */
+        uint64_t tasks_max;      /* TasksMax=; UINT64_MAX = unset */
+        PressureConfig pressure; /* MemoryPressure= for this worker; default "some 150ms 1s" */
 } WorkerConfig;
 
 typedef struct AmqpConfig {
-        bool enabled;                   /* true once an [AMQP] section is given (URL= may stay default) */
-        char *url;                      /* URL=; default amqp://guest:guest@127.0.0.1:5672/ */
-        char *exchange;                 /* Exchange=; default "cgwatch" */
-        usec_t sample_interval_usec;    /* SampleIntervalSec=; default 10 s */
+        bool enabled;                /* true once an [AMQP] section is given (URL= may stay default) */
+        char *url;                   /* URL=; default amqp://guest:guest@127.0.0.1:5672/ */
+        char *exchange;              /* Exchange=; default "cgwatch" */
+        usec_t sample_interval_usec; /* SampleIntervalSec=; default 10 s */
 } AmqpConfig;
 
 typedef struct Config {
         DynoConfig dyno;
         SupervisorConfig *supervisors;
         size_t n_supervisors;
-        WorkerConfig *workers;          /* in the order first seen: rest-for-one depends on it */
+        WorkerConfig *workers; /* in the order first seen: rest-for-one depends on it */
         size_t n_workers;
         AmqpConfig amqp;
 } Config;

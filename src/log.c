@@ -69,7 +69,8 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         } else {
                 struct timespec ts;
                 clock_gettime(CLOCK_MONOTONIC, &ts);
-                fprintf(stderr, "[%5lld.%06ld] %s: %s\n", (long long) ts.tv_sec, ts.tv_nsec / 1000, program_invocation_short_name, buf);
+                fprintf(stderr, "[%5lld.%06ld] %s: %s\n", (long long) ts.tv_sec, ts.tv_nsec / 1000,
+                        program_invocation_short_name, buf);
         }
         return -error;
 }

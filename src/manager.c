@@ -21,8 +21,8 @@ usec_t now_usec(void) {
         return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
 }
 
-static const char *const controllers[] = { "memory", "pids", "cpu", NULL };
-static const char *const required_controllers[] = { "memory", NULL };
+static const char *const controllers[] = {"memory", "pids", "cpu", NULL};
+static const char *const required_controllers[] = {"memory", NULL};
 
 static Group *group_free(Group *g) {
         if (!g)
@@ -85,7 +85,8 @@ static int manager_resolve_limits(Manager *m, Config *c) {
         m->dyno_limit_bytes = d->memory_limit.set ? config_size_resolve(&d->memory_limit, detected) : detected;
         m->recycle_at_bytes = config_size_resolve(&d->recycle_at, m->dyno_limit_bytes);
         if (m->recycle_at_bytes >= m->dyno_limit_bytes)
-                return log_error_errno(EINVAL, "RecycleAt= (%" PRIu64 " bytes) must be below MemoryLimit= (%" PRIu64 " bytes).",
+                return log_error_errno(EINVAL,
+                                       "RecycleAt= (%" PRIu64 " bytes) must be below MemoryLimit= (%" PRIu64 " bytes).",
                                        m->recycle_at_bytes, m->dyno_limit_bytes);
         m->policy.dyno_cooldown_usec = d->recycle_cooldown_usec;
         return 0;
@@ -96,8 +97,9 @@ static int manager_apply_dyno_limits(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set memory.max of '%s': %m", m->dyno_path);
         r = cgroup_write_u64(&m->root, m->dyno_path, "memory.high",
-                             m->dyno_brake_released ? m->recycle_at_bytes + (m->dyno_limit_bytes - m->recycle_at_bytes) / 2
-                                                    : m->recycle_at_bytes);
+                             m->dyno_brake_released
+                                     ? m->recycle_at_bytes + (m->dyno_limit_bytes - m->recycle_at_bytes) / 2
+                                     : m->recycle_at_bytes);
         if (r < 0)
                 return log_error_errno(r, "Failed to set memory.high of '%s': %m", m->dyno_path);
         return 0;
@@ -112,8 +114,8 @@ static int manager_setup_cgroups(Manager *m, const ManagerOptions *o) {
                 return log_error_errno(r, "Failed to open the cgroup mount '%s': %m", o->cgroup_mount);
         r = cgroup_get_self(o->proc, &self);
         if (r < 0)
-                return log_error_errno(r, "Failed to find our own cgroup v2 in %s/self/cgroup (is cgroup v2 mounted?): %m",
-                                       o->proc);
+                return log_error_errno(
+                        r, "Failed to find our own cgroup v2 in %s/self/cgroup (is cgroup v2 mounted?): %m", o->proc);
         m->original_path = strdup(self);
         if (o->cgroup_root) {
                 const char *p = o->cgroup_root;
@@ -131,20 +133,23 @@ static int manager_setup_cgroups(Manager *m, const ManagerOptions *o) {
         if (o->cgroup_root && faccessat(m->root.fd, *m->base_path ? m->base_path : ".", F_OK, 0) < 0) {
                 r = cgroup_create(&m->root, m->base_path, UINT64_MAX, UINT64_MAX);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to create the cgroup '%s' given by --cgroup-root: %m", m->base_path);
+                        return log_error_errno(r, "Failed to create the cgroup '%s' given by --cgroup-root: %m",
+                                               m->base_path);
                 m->created_base = true;
         }
 
         r = cgroup_has_controller(&m->root, m->base_path, "memory");
         if (r < 0)
-                return log_error_errno(r, "Failed to read cgroup.controllers of '%s/%s': %m", o->cgroup_mount, m->base_path);
+                return log_error_errno(r, "Failed to read cgroup.controllers of '%s/%s': %m", o->cgroup_mount,
+                                       m->base_path);
         if (r == 0)
-                return log_error_errno(EOPNOTSUPP,
-                                       "The memory controller is not available in cgroup '%s/%s'. cgwatchd needs a cgroup v2 "
-                                       "subtree with the memory controller delegated to it: run it from cgwatch.service "
-                                       "(Delegate=yes), or point --cgroup-root at such a subtree. On hosts that bind memory to "
-                                       "cgroup v1, boot with systemd.unified_cgroup_hierarchy=1 (or cgroup_no_v1=all).",
-                                       o->cgroup_mount, m->base_path);
+                return log_error_errno(
+                        EOPNOTSUPP,
+                        "The memory controller is not available in cgroup '%s/%s'. cgwatchd needs a cgroup v2 "
+                        "subtree with the memory controller delegated to it: run it from cgwatch.service "
+                        "(Delegate=yes), or point --cgroup-root at such a subtree. On hosts that bind memory to "
+                        "cgroup v1, boot with systemd.unified_cgroup_hierarchy=1 (or cgroup_no_v1=all).",
+                        o->cgroup_mount, m->base_path);
 
         /* No internal processes: the daemon lives in a leaf of its own, beside the dyno. */
         m->daemon_path = cgroup_path_join(m->base_path, "cgwatchd");
@@ -263,7 +268,8 @@ static int manager_apply_config(Manager *m, bool reload) {
                         if (sc && g->budget_bytes != old_budget) {
                                 r = cgroup_write_u64(&m->root, g->cgroup_path, "memory.high", g->budget_bytes);
                                 if (r < 0)
-                                        log_warning_errno(r, "Failed to set memory.high of '%s', ignoring: %m", g->cgroup_path);
+                                        log_warning_errno(r, "Failed to set memory.high of '%s', ignoring: %m",
+                                                          g->cgroup_path);
                         }
                         continue;
                 }
@@ -299,9 +305,12 @@ static int manager_apply_config(Manager *m, bool reload) {
                                 if (budget != w->budget_bytes) {
                                         r = worker_set_budget(w, budget);
                                         if (r < 0)
-                                                log_warning_errno(r, "Worker %s: failed to set memory.high, ignoring: %m", w->name);
+                                                log_warning_errno(r,
+                                                                  "Worker %s: failed to set memory.high, ignoring: %m",
+                                                                  w->name);
                                         else
-                                                log_info("Worker %s: MemoryBudget now %" PRIu64 " bytes, applied in place.",
+                                                log_info("Worker %s: MemoryBudget now %" PRIu64
+                                                         " bytes, applied in place.",
                                                          w->name, budget);
                                 }
                                 if (restart && worker_state_is_active(w->state)) {
@@ -458,8 +467,7 @@ int manager_persist_budget(Manager *m, Worker *w, uint64_t bytes) {
 
         /* Instances share one [Worker] section, so the drop-in sets the budget of all of them. */
         if (asprintf(&dir, "%s.d", m->config_path) < 0 ||
-            asprintf(&path, "%s/50-budget-%s.conf", dir, w->cfg->name) < 0 ||
-            asprintf(&tmp, "%s.tmp", path) < 0)
+            asprintf(&path, "%s/50-budget-%s.conf", dir, w->cfg->name) < 0 || asprintf(&tmp, "%s.tmp", path) < 0)
                 return -ENOMEM;
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return -errno;
@@ -471,8 +479,10 @@ int manager_persist_budget(Manager *m, Worker *w, uint64_t bytes) {
                 safe_close(fd);
                 return -errno;
         }
-        fprintf(f, "# Written by cgwatchd for SetBudget(runtime=false); delete to return to the main file's value.\n"
-                   "[Worker %s]\nMemoryBudget=%" PRIu64 "\n", w->cfg->name, bytes);
+        fprintf(f,
+                "# Written by cgwatchd for SetBudget(runtime=false); delete to return to the main file's value.\n"
+                "[Worker %s]\nMemoryBudget=%" PRIu64 "\n",
+                w->cfg->name, bytes);
         if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
                 int e = errno;
                 fclose(f);
@@ -578,7 +588,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         sigaddset(&ss, SIGHUP);
         sigaddset(&ss, SIGCHLD); /* sd-event's pidfd child sources want it blocked */
         sigprocmask(SIG_BLOCK, &ss, NULL);
-        static const int handled[] = { SIGTERM, SIGINT, SIGHUP };
+        static const int handled[] = {SIGTERM, SIGINT, SIGHUP};
         for (size_t i = 0; i < ELEMENTSOF(handled); i++) {
                 r = sd_event_add_signal(m->event, NULL, handled[i], on_signal, m);
                 if (r < 0)

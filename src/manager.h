@@ -38,61 +38,61 @@ struct Retiree {
         sd_event_source *child_source;
         sd_event_source *timer_source;
         bool signaled;
-        bool release_brake;             /* recycled for memory: lift memory.high for its drain */
+        bool release_brake; /* recycled for memory: lift memory.high for its drain */
 };
 
 struct Group {
         Manager *manager;
-        char *name;                     /* supervisor name; NULL for the dyno's own group */
-        char *cgroup_path;              /* relative to the cgroup mount */
+        char *name;        /* supervisor name; NULL for the dyno's own group */
+        char *cgroup_path; /* relative to the cgroup mount */
         Strategy strategy;
         unsigned max_restarts;
         usec_t restart_window_usec;
-        uint64_t budget_bytes;          /* memory.high; UINT64_MAX = max */
+        uint64_t budget_bytes; /* memory.high; UINT64_MAX = max */
         RestartTally tally;
         bool failed;
-        bool keep;                      /* reload bookkeeping */
+        bool keep; /* reload bookkeeping */
 };
 
 struct Worker {
         Manager *manager;
         Group *group;
-        const WorkerConfig *cfg;        /* points into manager->config */
-        char *name;                     /* "queuer" or "queuer@2" */
-        unsigned instance;              /* 0 when Instances=1 */
+        const WorkerConfig *cfg; /* points into manager->config */
+        char *name;              /* "queuer" or "queuer@2" */
+        unsigned instance;       /* 0 when Instances=1 */
         char *cgroup_path;
-        char *object_path;              /* D-Bus */
-        size_t order;                   /* position in its group, for rest-for-one */
+        char *object_path; /* D-Bus */
+        size_t order;      /* position in its group, for rest-for-one */
 
         WorkerState state;
         pid_t pid;
         int pidfd;
         sd_event_source *child_source;
-        sd_event_source *timer_source;  /* stop timeout, backoff, ready timeout */
+        sd_event_source *timer_source; /* stop timeout, backoff, ready timeout */
 
-        int output_fd[2];               /* foreground: the pipe its stdout/stderr go to, read by us */
+        int output_fd[2]; /* foreground: the pipe its stdout/stderr go to, read by us */
         sd_event_source *output_source;
-        char output_buf[4096];          /* a partial line */
+        char output_buf[4096]; /* a partial line */
         size_t output_len;
 
-        int events_fd;                  /* memory.events, POLLPRI */
+        int events_fd; /* memory.events, POLLPRI */
         sd_event_source *events_source;
-        int psi_fd;                     /* memory.pressure trigger */
+        int psi_fd; /* memory.pressure trigger */
         sd_event_source *psi_source;
-        MemoryEvents events;            /* last read */
+        MemoryEvents events; /* last read */
 
-        uint64_t budget_bytes;          /* resolved MemoryBudget; UINT64_MAX = none */
+        uint64_t budget_bytes; /* resolved MemoryBudget; UINT64_MAX = none */
         uint64_t memory_current, memory_unreclaimable, memory_peak;
         double pressure_avg10;
         bool pressure_fired;
-        bool sample_dirty;              /* an event arrived; re-read before deciding */
+        bool sample_dirty; /* an event arrived; re-read before deciding */
 
-        unsigned restarts;              /* restarts after unplanned exits */
+        unsigned restarts; /* restarts after unplanned exits */
         unsigned recycles;
         unsigned consecutive_failures;
-        RecycleReason recycle_reason;   /* != NONE while stopping for a recycle */
+        RecycleReason recycle_reason; /* != NONE while stopping for a recycle */
         RecycleReason last_recycle_reason;
-        usec_t detect_usec;             /* CLOCK_MONOTONIC when the kernel event that led to the recycle arrived */
+        usec_t detect_usec; /* CLOCK_MONOTONIC when the kernel event that led to the recycle arrived */
 
         bool stop_requested;            /* stay down after this stop */
         bool restart_after_stop;        /* start again right after this stop (recycle, strategy, restart) */
@@ -103,29 +103,29 @@ struct Worker {
         char *stale_path;               /* its node, when the kernel did not let go of it at once */
         sd_event_source *settle_source; /* retries removing stale_path */
         unsigned settle_tries;
-        unsigned generation;            /* for fresh node names */
+        unsigned generation; /* for fresh node names */
 
         usec_t started_usec;
         usec_t last_watchdog_usec;
         usec_t last_cpu_activity_usec;
         uint64_t last_cpu_usage_usec;
-        int exit_code, exit_status;     /* siginfo si_code/si_status of the last exit */
+        int exit_code, exit_status; /* siginfo si_code/si_status of the last exit */
 };
 
 struct Manager {
-        const char *version;            /* for the bus's Version property */
+        const char *version; /* for the bus's Version property */
         sd_event *event;
         sd_bus *bus;
         char *config_path;
         Config *config;
-        Config **retired;               /* replaced by a reload, still used by workers being removed */
+        Config **retired; /* replaced by a reload, still used by workers being removed */
         size_t n_retired;
 
         CgroupRoot root;
-        char *base_path;                /* our delegated cgroup */
-        char *original_path;            /* where the daemon was started */
-        char *daemon_path;              /* base/cgwatchd: the daemon's own leaf */
-        char *dyno_path;                /* base/dyno */
+        char *base_path;     /* our delegated cgroup */
+        char *original_path; /* where the daemon was started */
+        char *daemon_path;   /* base/cgwatchd: the daemon's own leaf */
+        char *dyno_path;     /* base/dyno */
         bool created_base;
 
         uint64_t dyno_limit_bytes;
@@ -139,16 +139,16 @@ struct Manager {
 
         Group **groups;
         size_t n_groups;
-        Worker **workers;               /* config order */
+        Worker **workers; /* config order */
         size_t n_workers;
 
         int notify_fd;
-        char *notify_socket;            /* NOTIFY_SOCKET value for workers */
+        char *notify_socket; /* NOTIFY_SOCKET value for workers */
         sd_event_source *notify_source;
 
         sd_event_source *deadline_source; /* lifetime/idle/watchdog */
         sd_event_source *evaluate_source; /* one queued policy pass */
-        usec_t trigger_usec;            /* when the first event behind the queued pass arrived */
+        usec_t trigger_usec;              /* when the first event behind the queued pass arrived */
         sd_event_source *gc_source;
         PolicyConfig policy;
 
@@ -159,9 +159,9 @@ struct Manager {
 
 typedef struct ManagerOptions {
         const char *config_path;
-        const char *cgroup_mount;       /* "/sys/fs/cgroup" */
-        const char *cgroup_root;        /* --cgroup-root; NULL = our own cgroup */
-        const char *proc;               /* "/proc" */
+        const char *cgroup_mount; /* "/sys/fs/cgroup" */
+        const char *cgroup_root;  /* --cgroup-root; NULL = our own cgroup */
+        const char *proc;         /* "/proc" */
         bool use_bus;
 } ManagerOptions;
 

@@ -127,14 +127,15 @@ static void evaluate(Manager *m, usec_t trigger_usec) {
         for (unsigned round = 0; round <= n; round++) {
                 Snapshot s = {
                         .now = now,
-                        .dyno = {
-                                .memory_current = m->dyno_current,
-                                .unreclaimable = m->dyno_unreclaimable,
-                                .memory_limit = m->dyno_limit_bytes,
-                                .recycle_at = m->recycle_at_bytes,
-                                .pressure_fired = m->dyno_pressure_fired,
-                                .last_dyno_action_usec = m->last_dyno_action_usec,
-                        },
+                        .dyno =
+                                {
+                                        .memory_current = m->dyno_current,
+                                        .unreclaimable = m->dyno_unreclaimable,
+                                        .memory_limit = m->dyno_limit_bytes,
+                                        .recycle_at = m->recycle_at_bytes,
+                                        .pressure_fired = m->dyno_pressure_fired,
+                                        .last_dyno_action_usec = m->last_dyno_action_usec,
+                                },
                         .workers = samples,
                         .n_workers = n,
                 };
@@ -145,7 +146,7 @@ static void evaluate(Manager *m, usec_t trigger_usec) {
                         bool cand = worker_is_candidate(w);
                         if (cand && round == 0 && (w->sample_dirty || full))
                                 sample_worker(m, w);
-                        samples[i] = (WorkerSample) {
+                        samples[i] = (WorkerSample){
                                 .candidate = cand,
                                 .recycle_in_progress = w->recycle_reason != RECYCLE_NONE,
                                 .recycle_in_progress_reason = w->recycle_reason,

@@ -50,8 +50,9 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 struct cmsghdr h;
                 uint8_t buf[CMSG_SPACE(sizeof(struct ucred))];
         } control;
-        struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf - 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control };
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf - 1};
+        struct msghdr mh = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control};
         struct ucred *cred = NULL;
         ssize_t n;
         Worker *w;
@@ -94,7 +95,7 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
 int notify_open(Manager *m) {
         _cleanup_close_ int fd = -EBADF;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         char name[64];
         int one = 1, r;
         size_t l;

@@ -36,13 +36,13 @@ typedef struct Decimal {
         uint64_t ipart;
         uint64_t frac;
         uint64_t div;
-        unsigned n_frac_digits;         /* as written, including dropped ones */
+        unsigned n_frac_digits; /* as written, including dropped ones */
 } Decimal;
 
 /* Parses "123" or "123.45" at *p, advancing *p. -EINVAL if there is no digit, -ERANGE if the
  * integer part does not fit into 64 bits. A '.' must be followed by a digit. */
 static int parse_decimal(const char **p, Decimal *ret) {
-        Decimal d = { .div = 1 };
+        Decimal d = {.div = 1};
         const char *q = *p;
 
         if (!char_is_digit(*q))
@@ -91,13 +91,10 @@ static uint64_t frac_times_pow2(uint64_t frac, uint64_t div, unsigned shift) {
 int parse_size(const char *s, ConfigSize *ret) {
         static const struct {
                 const char *suffix;
-                unsigned shift;         /* the multiplier is 2^shift */
+                unsigned shift; /* the multiplier is 2^shift */
         } table[] = {
-                { "",    0 },  { "B",   0 },
-                { "K",  10 },  { "KB", 10 },  { "KiB", 10 },
-                { "M",  20 },  { "MB", 20 },  { "MiB", 20 },
-                { "G",  30 },  { "GB", 30 },  { "GiB", 30 },
-                { "T",  40 },  { "TB", 40 },  { "TiB", 40 },
+                {"", 0},     {"B", 0},  {"K", 10},  {"KB", 10},  {"KiB", 10}, {"M", 20},  {"MB", 20},
+                {"MiB", 20}, {"G", 30}, {"GB", 30}, {"GiB", 30}, {"T", 40},   {"TB", 40}, {"TiB", 40},
         };
         const char *p, *suffix;
         size_t suffix_len;
@@ -127,7 +124,7 @@ int parse_size(const char *s, ConfigSize *ret) {
                 if (permille > 1000)
                         return -ERANGE;
 
-                *ret = (ConfigSize) { .set = true, .percent = true, .value = permille };
+                *ret = (ConfigSize){.set = true, .percent = true, .value = permille};
                 return 0;
         }
 
@@ -158,7 +155,7 @@ int parse_size(const char *s, ConfigSize *ret) {
                 if (bytes == SIZE_UNSET)
                         return -ERANGE;
 
-                *ret = (ConfigSize) { .set = true, .percent = false, .value = bytes };
+                *ret = (ConfigSize){.set = true, .percent = false, .value = bytes};
                 return 0;
         }
 
@@ -170,20 +167,20 @@ int parse_duration(const char *s, usec_t *ret) {
                 const char *unit;
                 usec_t usec;
         } table[] = {
-                { "us",      1 },
-                { "usec",    1 },
-                { "ms",      USEC_PER_MSEC },
-                { "msec",    USEC_PER_MSEC },
-                { "s",       USEC_PER_SEC },
-                { "sec",     USEC_PER_SEC },
-                { "second",  USEC_PER_SEC },
-                { "seconds", USEC_PER_SEC },
-                { "min",     USEC_PER_MINUTE },
-                { "minute",  USEC_PER_MINUTE },
-                { "minutes", USEC_PER_MINUTE },
-                { "h",       USEC_PER_HOUR },
-                { "hour",    USEC_PER_HOUR },
-                { "hours",   USEC_PER_HOUR },
+                {"us", 1},
+                {"usec", 1},
+                {"ms", USEC_PER_MSEC},
+                {"msec", USEC_PER_MSEC},
+                {"s", USEC_PER_SEC},
+                {"sec", USEC_PER_SEC},
+                {"second", USEC_PER_SEC},
+                {"seconds", USEC_PER_SEC},
+                {"min", USEC_PER_MINUTE},
+                {"minute", USEC_PER_MINUTE},
+                {"minutes", USEC_PER_MINUTE},
+                {"h", USEC_PER_HOUR},
+                {"hour", USEC_PER_HOUR},
+                {"hours", USEC_PER_HOUR},
         };
         usec_t total = 0;
         const char *p;
@@ -259,8 +256,8 @@ int parse_duration(const char *s, usec_t *ret) {
 }
 
 int parse_boolean(const char *s, bool *ret) {
-        static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" };
-        static const char *const no[] = { "0", "no", "n", "false", "f", "off" };
+        static const char *const yes[] = {"1", "yes", "y", "true", "t", "on"};
+        static const char *const no[] = {"0", "no", "n", "false", "f", "off"};
 
         if (!s)
                 return -EINVAL;
@@ -300,21 +297,20 @@ int parse_signal(const char *s, int *ret) {
                 const char *name;
                 int sig;
         } table[] = {
-                { "HUP", SIGHUP },   { "INT", SIGINT },     { "QUIT", SIGQUIT },     { "ILL", SIGILL },
-                { "TRAP", SIGTRAP }, { "ABRT", SIGABRT },   { "IOT", SIGIOT },       { "BUS", SIGBUS },
-                { "FPE", SIGFPE },   { "KILL", SIGKILL },   { "USR1", SIGUSR1 },     { "SEGV", SIGSEGV },
-                { "USR2", SIGUSR2 }, { "PIPE", SIGPIPE },   { "ALRM", SIGALRM },     { "TERM", SIGTERM },
+                {"HUP", SIGHUP},       {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"ILL", SIGILL},   {"TRAP", SIGTRAP},
+                {"ABRT", SIGABRT},     {"IOT", SIGIOT},     {"BUS", SIGBUS},   {"FPE", SIGFPE},   {"KILL", SIGKILL},
+                {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},   {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},
+                {"TERM", SIGTERM},
 #ifdef SIGSTKFLT
-                { "STKFLT", SIGSTKFLT },
+                {"STKFLT", SIGSTKFLT},
 #endif
-                { "CHLD", SIGCHLD }, { "CONT", SIGCONT },   { "STOP", SIGSTOP },     { "TSTP", SIGTSTP },
-                { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },   { "URG", SIGURG },       { "XCPU", SIGXCPU },
-                { "XFSZ", SIGXFSZ }, { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF },   { "WINCH", SIGWINCH },
-                { "IO", SIGIO },     { "POLL", SIGPOLL },
+                {"CHLD", SIGCHLD},     {"CONT", SIGCONT},   {"STOP", SIGSTOP}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
+                {"TTOU", SIGTTOU},     {"URG", SIGURG},     {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM},
+                {"PROF", SIGPROF},     {"WINCH", SIGWINCH}, {"IO", SIGIO},     {"POLL", SIGPOLL},
 #ifdef SIGPWR
-                { "PWR", SIGPWR },
+                {"PWR", SIGPWR},
 #endif
-                { "SYS", SIGSYS },
+                {"SYS", SIGSYS},
         };
         const char *p;
         unsigned n;
@@ -418,7 +414,7 @@ int parse_command_line(const char *s, char ***ret) {
 
                                 if (!w)
                                         return -ENOMEM;
-                                word = (Buf) {};
+                                word = (Buf){};
                                 r = strv_push_take(&l, &n, w);
                                 if (r < 0)
                                         return r;
@@ -483,7 +479,7 @@ int parse_pressure(const char *s, PressureConfig *ret) {
         if (parse_boolean(s, &b) >= 0) {
                 if (b) /* "yes" says nothing about thresholds */
                         return -EINVAL;
-                *ret = (PressureConfig) {};
+                *ret = (PressureConfig){};
                 return 0;
         }
 

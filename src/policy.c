@@ -11,14 +11,9 @@
 #include "policy.h"
 
 static const char *const recycle_reason_table[_RECYCLE_REASON_MAX] = {
-        [RECYCLE_NONE]       = "none",
-        [RECYCLE_BUDGET]     = "budget",
-        [RECYCLE_DYNO_LIMIT] = "dyno-limit",
-        [RECYCLE_PRESSURE]   = "pressure",
-        [RECYCLE_LIFETIME]   = "lifetime",
-        [RECYCLE_IDLE]       = "idle",
-        [RECYCLE_WATCHDOG]   = "watchdog",
-        [RECYCLE_MANUAL]     = "manual",
+        [RECYCLE_NONE] = "none",         [RECYCLE_BUDGET] = "budget",     [RECYCLE_DYNO_LIMIT] = "dyno-limit",
+        [RECYCLE_PRESSURE] = "pressure", [RECYCLE_LIFETIME] = "lifetime", [RECYCLE_IDLE] = "idle",
+        [RECYCLE_WATCHDOG] = "watchdog", [RECYCLE_MANUAL] = "manual",
 };
 
 const char *recycle_reason_to_string(RecycleReason r) {
@@ -95,8 +90,7 @@ static bool worker_over_budget(const WorkerSample *w, const PolicyConfig *cfg) {
 static bool worker_mostly_unreclaimable(const WorkerSample *w, const PolicyConfig *cfg) {
         if (w->unreclaimable == 0)
                 return false;
-        return w->unreclaimable >=
-                scale_permille(w->memory_current, cfg->pressure_min_unreclaimable_permille);
+        return w->unreclaimable >= scale_permille(w->memory_current, cfg->pressure_min_unreclaimable_permille);
 }
 
 static bool reason_is_memory(RecycleReason r) {
@@ -106,7 +100,7 @@ static bool reason_is_memory(RecycleReason r) {
 static PolicyAction make_action(size_t i, const WorkerSample *w, RecycleReason reason) {
         bool memory_rule = reason_is_memory(reason);
 
-        return (PolicyAction) {
+        return (PolicyAction){
                 .worker = i,
                 .reason = reason,
                 /* Memory rules report the figure they judged (unreclaimable); the time rules
@@ -150,9 +144,8 @@ static bool dyno_held_off(const Snapshot *s, const PolicyConfig *cfg) {
         for (size_t i = 0; i < s->n_workers; i++) {
                 const WorkerSample *w = &s->workers[i];
 
-                if (w->recycle_in_progress &&
-                    (w->recycle_in_progress_reason == RECYCLE_DYNO_LIMIT ||
-                     w->recycle_in_progress_reason == RECYCLE_PRESSURE))
+                if (w->recycle_in_progress && (w->recycle_in_progress_reason == RECYCLE_DYNO_LIMIT ||
+                                               w->recycle_in_progress_reason == RECYCLE_PRESSURE))
                         return true;
         }
 
@@ -184,8 +177,7 @@ static size_t dyno_worst_offender(const Snapshot *s) {
                         continue;
 
                 overage = worker_overage(w);
-                if (best == SIZE_MAX ||
-                    overage > best_overage ||
+                if (best == SIZE_MAX || overage > best_overage ||
                     (overage == best_overage && w->unreclaimable > best_unreclaimable)) {
                         best = i;
                         best_overage = overage;

@@ -27,29 +27,29 @@ typedef enum RecycleReason {
 const char *recycle_reason_to_string(RecycleReason r);
 
 typedef struct WorkerSample {
-        bool candidate;                 /* running and not already stopping: may be recycled */
-        bool recycle_in_progress;       /* being stopped by a recycle right now */
+        bool candidate;           /* running and not already stopping: may be recycled */
+        bool recycle_in_progress; /* being stopped by a recycle right now */
         RecycleReason recycle_in_progress_reason;
-        uint64_t memory_current;        /* bytes */
-        uint64_t unreclaimable;         /* bytes, memory_unreclaimable_bytes() */
-        uint64_t budget;                /* bytes; UINT64_MAX = no budget */
-        bool pressure_fired;            /* the worker's PSI trigger fired since the last decision */
-        double pressure_some_avg10;     /* percent, from memory.pressure */
-        usec_t started_usec;            /* when this incarnation was spawned */
-        usec_t max_lifetime_usec;       /* 0 = off */
-        usec_t idle_timeout_usec;       /* 0 = off */
-        usec_t last_cpu_activity_usec;  /* last time cpu.stat usage_usec was seen to grow */
-        usec_t watchdog_usec;           /* 0 = off */
-        usec_t last_watchdog_usec;      /* last WATCHDOG=1 (or READY=1, or spawn) */
+        uint64_t memory_current;       /* bytes */
+        uint64_t unreclaimable;        /* bytes, memory_unreclaimable_bytes() */
+        uint64_t budget;               /* bytes; UINT64_MAX = no budget */
+        bool pressure_fired;           /* the worker's PSI trigger fired since the last decision */
+        double pressure_some_avg10;    /* percent, from memory.pressure */
+        usec_t started_usec;           /* when this incarnation was spawned */
+        usec_t max_lifetime_usec;      /* 0 = off */
+        usec_t idle_timeout_usec;      /* 0 = off */
+        usec_t last_cpu_activity_usec; /* last time cpu.stat usage_usec was seen to grow */
+        usec_t watchdog_usec;          /* 0 = off */
+        usec_t last_watchdog_usec;     /* last WATCHDOG=1 (or READY=1, or spawn) */
 } WorkerSample;
 
 typedef struct DynoSample {
-        uint64_t memory_current;        /* bytes, the dyno node */
-        uint64_t unreclaimable;         /* bytes, sum over workers (page cache excluded) */
-        uint64_t memory_limit;          /* bytes */
-        uint64_t recycle_at;            /* bytes */
-        bool pressure_fired;            /* the dyno's PSI trigger fired since the last decision */
-        usec_t last_dyno_action_usec;   /* last dyno-limit/pressure recycle issued; 0 = never */
+        uint64_t memory_current;      /* bytes, the dyno node */
+        uint64_t unreclaimable;       /* bytes, sum over workers (page cache excluded) */
+        uint64_t memory_limit;        /* bytes */
+        uint64_t recycle_at;          /* bytes */
+        bool pressure_fired;          /* the dyno's PSI trigger fired since the last decision */
+        usec_t last_dyno_action_usec; /* last dyno-limit/pressure recycle issued; 0 = never */
 } DynoSample;
 
 typedef struct Snapshot {
@@ -61,29 +61,29 @@ typedef struct Snapshot {
 
 typedef struct PolicyConfig {
         /* A worker is over budget when unreclaimable >= budget * budget_permille / 1000. */
-        unsigned budget_permille;       /* default 950 */
+        unsigned budget_permille; /* default 950 */
         /* Pressure only counts against a worker whose memory is mostly its own doing:
          * unreclaimable >= memory_current * pressure_min_unreclaimable_permille / 1000. */
         unsigned pressure_min_unreclaimable_permille; /* default 500 */
         /* ... and holds at least this share of its own budget (a worker without a budget is
          * never blamed for its own stall), and the dyno is below RecycleAt. */
         unsigned pressure_min_budget_permille; /* default 800 */
-        usec_t dyno_cooldown_usec;      /* hold-off between dyno-level actions; default 1 s */
+        usec_t dyno_cooldown_usec;             /* hold-off between dyno-level actions; default 1 s */
 } PolicyConfig;
 
-#define POLICY_CONFIG_DEFAULT                                           \
-        ((PolicyConfig) {                                               \
-                .budget_permille = 950,                                 \
-                .pressure_min_unreclaimable_permille = 500,             \
-                .pressure_min_budget_permille = 800,                    \
-                .dyno_cooldown_usec = USEC_PER_SEC,                     \
+#define POLICY_CONFIG_DEFAULT                               \
+        ((PolicyConfig){                                    \
+                .budget_permille = 950,                     \
+                .pressure_min_unreclaimable_permille = 500, \
+                .pressure_min_budget_permille = 800,        \
+                .dyno_cooldown_usec = USEC_PER_SEC,         \
         })
 
 typedef struct PolicyAction {
-        size_t worker;                  /* index into Snapshot.workers */
+        size_t worker; /* index into Snapshot.workers */
         RecycleReason reason;
-        uint64_t memory_bytes;          /* the figure that decided it (unreclaimable or current) */
-        uint64_t budget_bytes;          /* the worker's budget, UINT64_MAX if none */
+        uint64_t memory_bytes; /* the figure that decided it (unreclaimable or current) */
+        uint64_t budget_bytes; /* the worker's budget, UINT64_MAX if none */
 } PolicyAction;
 
 /* Decides at most one recycle. Order of precedence:

@@ -42,7 +42,7 @@ static int parse_id(const char *s, unsigned *ret) {
 }
 
 int spawn_credentials_resolve(const char *user, const char *group, SpawnCredentials *ret) {
-        SpawnCredentials c = { .set = true, .uid = getuid(), .gid = getgid() };
+        SpawnCredentials c = {.set = true, .uid = getuid(), .gid = getgid()};
         unsigned id;
 
         if (user) {
@@ -101,7 +101,7 @@ void spawn_credentials_done(SpawnCredentials *c) {
         free(c->home);
         free(c->shell);
         free(c->user);
-        *c = (SpawnCredentials) {};
+        *c = (SpawnCredentials){};
 }
 
 static int strv_push_owned(char ***l, size_t *n, char *s) {
@@ -144,8 +144,10 @@ char **spawn_build_env(char *const *config_env, const SpawnCredentials *creds, c
                 return NULL;
         if (creds && creds->user) {
                 const char *const kv[][2] = {
-                        { "HOME", creds->home }, { "USER", creds->user },
-                        { "LOGNAME", creds->user }, { "SHELL", creds->shell },
+                        {"HOME", creds->home},
+                        {"USER", creds->user},
+                        {"LOGNAME", creds->user},
+                        {"SHELL", creds->shell},
                 };
                 for (size_t i = 0; i < ELEMENTSOF(kv); i++) {
                         snprintf(buf, sizeof buf, "%s=%s", kv[i][0], kv[i][1]);

@@ -13,18 +13,18 @@ typedef struct SpawnCredentials {
         bool set;
         uid_t uid;
         gid_t gid;
-        gid_t *groups;          /* supplementary groups, from getgrouplist() */
+        gid_t *groups; /* supplementary groups, from getgrouplist() */
         int n_groups;
         char *home, *shell, *user;
 } SpawnCredentials;
 
 typedef struct SpawnParams {
-        char *const *argv;              /* argv[0] is looked up in PATH of envp if it has no '/' */
+        char *const *argv; /* argv[0] is looked up in PATH of envp if it has no '/' */
         char *const *envp;
-        int cgroup_fd;                  /* O_DIRECTORY fd of the worker's node */
-        const SpawnCredentials *creds;  /* NULL: run as the daemon's user */
-        const char *working_directory;  /* NULL: "/" */
-        int stdout_fd, stderr_fd;       /* -1: inherit the daemon's */
+        int cgroup_fd;                 /* O_DIRECTORY fd of the worker's node */
+        const SpawnCredentials *creds; /* NULL: run as the daemon's user */
+        const char *working_directory; /* NULL: "/" */
+        int stdout_fd, stderr_fd;      /* -1: inherit the daemon's */
 } SpawnParams;
 
 /* Resolves User= and Group= (names or numbers). Group= unset -> the user's primary group.

@@ -6,18 +6,14 @@
 #include "supervisor.h"
 
 static const char *const worker_state_table[_WORKER_STATE_MAX] = {
-        [WORKER_STOPPED] = "stopped",   [WORKER_STARTING] = "starting",
-        [WORKER_RUNNING] = "running",   [WORKER_STOPPING] = "stopping",
-        [WORKER_BACKOFF] = "backoff",   [WORKER_FAILED] = "failed",
+        [WORKER_STOPPED] = "stopped",   [WORKER_STARTING] = "starting", [WORKER_RUNNING] = "running",
+        [WORKER_STOPPING] = "stopping", [WORKER_BACKOFF] = "backoff",   [WORKER_FAILED] = "failed",
 };
 
 static const char *const worker_event_table[_WORKER_EVENT_MAX] = {
-        [WEV_START] = "start",
-        [WEV_READY] = "ready",
-        [WEV_STOP] = "stop",
-        [WEV_EXIT_RESTART] = "exit-restart",
-        [WEV_EXIT_DONE] = "exit-done",
-        [WEV_BACKOFF_CANCEL] = "backoff-cancel",
+        [WEV_START] = "start",         [WEV_READY] = "ready",
+        [WEV_STOP] = "stop",           [WEV_EXIT_RESTART] = "exit-restart",
+        [WEV_EXIT_DONE] = "exit-done", [WEV_BACKOFF_CANCEL] = "backoff-cancel",
         [WEV_FAIL] = "fail",
 };
 
@@ -33,6 +29,7 @@ const char *worker_event_to_string(WorkerEvent e) {
  * there". FAILED is left only by an explicit start (StartWorker, or a reload). The EXIT events
  * from STOPPED/BACKOFF/FAILED are a spawn that failed before any process existed: it is
  * judged like a death. */
+/* clang-format off */
 #define X (-1)
 static const int transitions[_WORKER_STATE_MAX][_WORKER_EVENT_MAX] = {
         /*                  START            READY           STOP             EXIT_RESTART    EXIT_DONE       BACKOFF_CANCEL  FAIL */
@@ -44,6 +41,7 @@ static const int transitions[_WORKER_STATE_MAX][_WORKER_EVENT_MAX] = {
         [WORKER_FAILED] = { WORKER_STARTING,  X,              X,               WORKER_BACKOFF, WORKER_FAILED,  WORKER_FAILED,  WORKER_FAILED },
 };
 #undef X
+/* clang-format on */
 
 int worker_state_next(WorkerState s, WorkerEvent e, WorkerState *ret) {
         if (s < 0 || s >= _WORKER_STATE_MAX || e < 0 || e >= _WORKER_EVENT_MAX)

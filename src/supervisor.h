@@ -14,22 +14,22 @@
 
 typedef enum WorkerState {
         WORKER_STOPPED,
-        WORKER_STARTING,        /* spawned, waiting for READY=1 (only when a ready wait is needed) */
+        WORKER_STARTING, /* spawned, waiting for READY=1 (only when a ready wait is needed) */
         WORKER_RUNNING,
-        WORKER_STOPPING,        /* stop signal sent, waiting for the exit (then cgroup.kill) */
-        WORKER_BACKOFF,         /* died, restart scheduled */
-        WORKER_FAILED,          /* its group gave up on it */
+        WORKER_STOPPING, /* stop signal sent, waiting for the exit (then cgroup.kill) */
+        WORKER_BACKOFF,  /* died, restart scheduled */
+        WORKER_FAILED,   /* its group gave up on it */
         _WORKER_STATE_MAX,
 } WorkerState;
 
 typedef enum WorkerEvent {
-        WEV_START,              /* spawn requested and done */
-        WEV_READY,              /* READY=1, or spawned when no ready wait is needed */
-        WEV_STOP,               /* stop signal sent */
-        WEV_EXIT_RESTART,       /* main process gone; a restart will follow after a delay */
-        WEV_EXIT_DONE,          /* main process gone; stays down */
-        WEV_BACKOFF_CANCEL,     /* stop requested while waiting to restart */
-        WEV_FAIL,               /* the group's restart intensity was exceeded */
+        WEV_START,          /* spawn requested and done */
+        WEV_READY,          /* READY=1, or spawned when no ready wait is needed */
+        WEV_STOP,           /* stop signal sent */
+        WEV_EXIT_RESTART,   /* main process gone; a restart will follow after a delay */
+        WEV_EXIT_DONE,      /* main process gone; stays down */
+        WEV_BACKOFF_CANCEL, /* stop requested while waiting to restart */
+        WEV_FAIL,           /* the group's restart intensity was exceeded */
         _WORKER_EVENT_MAX,
 } WorkerEvent;
 
@@ -47,7 +47,7 @@ bool worker_state_is_active(WorkerState s);
 /* Restart intensity: remembers when recent restarts happened. */
 #define RESTART_TALLY_MAX 1024
 typedef struct RestartTally {
-        usec_t at[RESTART_TALLY_MAX];   /* ring buffer of restart times */
+        usec_t at[RESTART_TALLY_MAX]; /* ring buffer of restart times */
         size_t start, n;
 } RestartTally;
 

@@ -34,8 +34,8 @@ static void worker_set_state(Worker *w, WorkerEvent e) {
         }
         if (n == w->state)
                 return;
-        log_debug("Worker %s: %s -> %s (%s)", w->name, worker_state_to_string(w->state),
-                  worker_state_to_string(n), worker_event_to_string(e));
+        log_debug("Worker %s: %s -> %s (%s)", w->name, worker_state_to_string(w->state), worker_state_to_string(n),
+                  worker_event_to_string(e));
         w->state = n;
         bus_emit_worker_changed(w->manager, w);
         manager_update_status(w->manager);
@@ -48,13 +48,13 @@ int worker_new(Manager *m, Group *g, const WorkerConfig *cfg, unsigned instance,
         w = calloc(1, sizeof *w);
         if (!w)
                 return -ENOMEM;
-        *w = (Worker) {
+        *w = (Worker){
                 .manager = m,
                 .group = g,
                 .cfg = cfg,
                 .instance = instance,
                 .pidfd = -EBADF,
-                .output_fd = { -EBADF, -EBADF },
+                .output_fd = {-EBADF, -EBADF},
                 .events_fd = -EBADF,
                 .psi_fd = -EBADF,
                 .budget_bytes = config_size_resolve(&cfg->memory_budget, m->dyno_limit_bytes),
@@ -285,9 +285,8 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         return 0;
 }
 
-
 #define SETTLE_RETRY_USEC (100 * USEC_PER_MSEC)
-#define SETTLE_TRIES 100
+#define SETTLE_TRIES      100
 
 /* A killed process's node can stay busy for a moment after its exit (the kernel frees the last
  * task asynchronously): retry removing it. (The replacement keeps its own node name, rf~N:
@@ -348,7 +347,8 @@ static int on_retiree_exit(sd_event_source *s, const siginfo_t *si, void *userda
 static int on_retiree_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Retiree *r = userdata;
         r->timer_source = sd_event_source_disable_unref(r->timer_source);
-        log_warning("Worker %s: the replaced incarnation (pid %d) did not exit within %" PRIu64 " ms, killing its cgroup.",
+        log_warning("Worker %s: the replaced incarnation (pid %d) did not exit within %" PRIu64
+                    " ms, killing its cgroup.",
                     r->worker->name, (int) r->pid, r->worker->cfg->stop_timeout_usec / USEC_PER_MSEC);
         (void) cgroup_kill(&r->worker->manager->root, r->cgroup_path);
         return 0;
@@ -364,9 +364,9 @@ void worker_retire_now(Worker *w) {
                 return;
         r->signaled = true;
         if (r->release_brake)
-                (void) cgroup_write_u64(&m->root, r->cgroup_path, "memory.high", UINT64_MAX == w->budget_bytes
-                                                                                          ? UINT64_MAX
-                                                                                          : w->budget_bytes + w->budget_bytes / 4);
+                (void) cgroup_write_u64(&m->root, r->cgroup_path, "memory.high",
+                                        UINT64_MAX == w->budget_bytes ? UINT64_MAX
+                                                                      : w->budget_bytes + w->budget_bytes / 4);
         if (syscall(SYS_pidfd_send_signal, r->pidfd, w->cfg->stop_signal, NULL, 0) < 0 && errno != ESRCH)
                 log_warning_errno(errno, "Failed to signal the replaced incarnation of %s: %m", w->name);
         log_info("Worker %s: stopping the replaced incarnation (pid %d).", w->name, (int) r->pid);
@@ -391,7 +391,8 @@ static int worker_replace(Worker *w, bool release_brake) {
                 return 0;
         /* Two copies must fit below RecycleAt, or the replacement itself would trip dyno-limit. */
         if (m->dyno_current + need >= m->recycle_at_bytes) {
-                log_notice("Worker %s: ReplaceFirst=yes, but the dyno has %" PRIu64 " bytes of headroom below its limit and "
+                log_notice("Worker %s: ReplaceFirst=yes, but the dyno has %" PRIu64
+                           " bytes of headroom below its limit and "
                            "the replacement may need %" PRIu64 " (RecycleAt %" PRIu64 ", in use %" PRIu64
                            "): stopping first, then starting.",
                            w->name, have, need, m->recycle_at_bytes, m->dyno_current);
@@ -403,7 +404,7 @@ static int worker_replace(Worker *w, bool release_brake) {
         r = calloc(1, sizeof *r);
         if (!r)
                 return log_oom();
-        *r = (Retiree) {
+        *r = (Retiree){
                 .worker = w,
                 .pid = w->pid,
                 .pidfd = TAKE_FD(w->pidfd),
@@ -510,7 +511,8 @@ static int worker_start_now(Worker *w) {
         }
         r = monitor_worker_open(w);
         if (r < 0)
-                log_warning_errno(r, "Failed to watch memory events of worker %s, recycling by memory is off for it: %m",
+                log_warning_errno(r,
+                                  "Failed to watch memory events of worker %s, recycling by memory is off for it: %m",
                                   w->name);
 
         cgfd = cgroup_open_dir(&m->root, w->cgroup_path);
@@ -693,18 +695,12 @@ int worker_recycle(Worker *w, RecycleReason reason, uint64_t memory_bytes, uint6
                  budget_bytes == UINT64_MAX ? "max" : budget_s, dyno_s, m->dyno_limit_bytes, lat_s,
                  w->retiree && !w->retiree->signaled ? " (replacement first)" : "");
         if (log_to_journal())
-                sd_journal_send("MESSAGE=%s", text,
-                                "MESSAGE_ID=" CGWATCH_MESSAGE_RECYCLE_STR,
-                                "PRIORITY=%i", LOG_NOTICE,
-                                "CGWATCH_WORKER=%s", w->name,
-                                "CGWATCH_REASON=%s", recycle_reason_to_string(reason),
-                                "CGWATCH_MEMORY_BYTES=%s", mem_s,
-                                "CGWATCH_MEMORY_CURRENT_BYTES=%s", cur_s,
-                                "CGWATCH_BUDGET_BYTES=%s", budget_s,
-                                "CGWATCH_DYNO_BYTES=%s", dyno_s,
-                                "CGWATCH_LATENCY_USEC=%s", lat_s,
-                                "CGWATCH_PID=%d", (int) old_pid,
-                                NULL);
+                sd_journal_send("MESSAGE=%s", text, "MESSAGE_ID=" CGWATCH_MESSAGE_RECYCLE_STR, "PRIORITY=%i",
+                                LOG_NOTICE, "CGWATCH_WORKER=%s", w->name, "CGWATCH_REASON=%s",
+                                recycle_reason_to_string(reason), "CGWATCH_MEMORY_BYTES=%s", mem_s,
+                                "CGWATCH_MEMORY_CURRENT_BYTES=%s", cur_s, "CGWATCH_BUDGET_BYTES=%s", budget_s,
+                                "CGWATCH_DYNO_BYTES=%s", dyno_s, "CGWATCH_LATENCY_USEC=%s", lat_s, "CGWATCH_PID=%d",
+                                (int) old_pid, NULL);
         else
                 log_notice("%s", text);
         bus_emit_recycled(m, w, reason, memory_bytes, budget_bytes);

@@ -12,40 +12,40 @@
 #include <unistd.h>
 
 typedef uint64_t usec_t;
-#define USEC_INFINITY ((usec_t) UINT64_MAX)
-#define USEC_PER_MSEC ((usec_t) 1000ULL)
-#define USEC_PER_SEC ((usec_t) 1000000ULL)
-#define USEC_PER_MINUTE (60ULL * USEC_PER_SEC)
-#define USEC_PER_HOUR (60ULL * USEC_PER_MINUTE)
+#define USEC_INFINITY        ((usec_t) UINT64_MAX)
+#define USEC_PER_MSEC        ((usec_t) 1000ULL)
+#define USEC_PER_SEC         ((usec_t) 1000000ULL)
+#define USEC_PER_MINUTE      (60ULL * USEC_PER_SEC)
+#define USEC_PER_HOUR        (60ULL * USEC_PER_MINUTE)
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_ __attribute__((unused))
-#define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _pure_ __attribute__((pure))
+#define _cleanup_(f)         __attribute__((cleanup(f)))
+#define _unused_             __attribute__((unused))
+#define _printf_(a, b)       __attribute__((format(printf, a, b)))
+#define _pure_               __attribute__((pure))
 #define _warn_unused_result_ __attribute__((warn_unused_result))
 
-#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define ELEMENTSOF(x)        (sizeof(x) / sizeof((x)[0]))
+#define MIN(a, b)            ((a) < (b) ? (a) : (b))
+#define MAX(a, b)            ((a) > (b) ? (a) : (b))
 
-#define TAKE_PTR(p)                         \
-        ({                                  \
-                typeof(p) _tp_ = (p);       \
-                (p) = NULL;                 \
-                _tp_;                       \
+#define TAKE_PTR(p)                   \
+        ({                            \
+                typeof(p) _tp_ = (p); \
+                (p) = NULL;           \
+                _tp_;                 \
         })
 
-#define TAKE_FD(fd)                         \
-        ({                                  \
-                int _tf_ = (fd);            \
-                (fd) = -EBADF;              \
-                _tf_;                       \
+#define TAKE_FD(fd)              \
+        ({                       \
+                int _tf_ = (fd); \
+                (fd) = -EBADF;   \
+                _tf_;            \
         })
 
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)         \
-        static inline void func##p(type *p) {           \
-                if (*p)                                 \
-                        func(*p);                       \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type *p) {   \
+                if (*p)                         \
+                        func(*p);               \
         }
 
 static inline void freep(void *p) {
@@ -97,4 +97,3 @@ static inline bool streq_ptr(const char *a, const char *b) {
         return strcmp(a, b) == 0;
 }
 #define streq(a, b) (strcmp((a), (b)) == 0)
-

@@ -23,95 +23,91 @@
 
 /* Parses a copy of exactly len bytes in a heap block of that size, so ASan catches any read past
  * the end: the parsers must never look for a NUL terminator. */
-#define PARSE_EXACT(fn, str, len, ret)                          \
-        ({                                                      \
-                size_t _l = (len);                              \
-                char *_b = malloc(_l ? _l : 1);                 \
-                assert_non_null(_b);                            \
-                memcpy(_b, (str), _l);                          \
-                int _r = fn(_b, _l, (ret));                     \
-                free(_b);                                       \
-                _r;                                             \
+#define PARSE_EXACT(fn, str, len, ret)          \
+        ({                                      \
+                size_t _l = (len);              \
+                char *_b = malloc(_l ? _l : 1); \
+                assert_non_null(_b);            \
+                memcpy(_b, (str), _l);          \
+                int _r = fn(_b, _l, (ret));     \
+                free(_b);                       \
+                _r;                             \
         })
 #define PARSE(fn, str, ret) PARSE_EXACT(fn, str, strlen(str), ret)
 
 /* Linux 6.1 (Debian 12), a node worker's cgroup. */
-static const char memory_events_6_1[] =
-        "low 0\n"
-        "high 2661\n"
-        "max 3\n"
-        "oom 1\n"
-        "oom_kill 1\n"
-        "oom_group_kill 0\n";
+static const char memory_events_6_1[] = "low 0\n"
+                                        "high 2661\n"
+                                        "max 3\n"
+                                        "oom 1\n"
+                                        "oom_kill 1\n"
+                                        "oom_group_kill 0\n";
 
 /* Linux 6.1 memory.stat, as printed by memory_stat_format(): every key, in kernel order. */
-static const char memory_stat_6_1[] =
-        "anon 41222144\n"
-        "file 48005120\n"
-        "kernel 1859584\n"
-        "kernel_stack 147456\n"
-        "pagetables 356352\n"
-        "sec_pagetables 0\n"
-        "percpu 1440\n"
-        "sock 8192\n"
-        "vmalloc 12288\n"
-        "shmem 2101248\n"
-        "zswap 0\n"
-        "zswapped 0\n"
-        "file_mapped 9875456\n"
-        "file_dirty 4096\n"
-        "file_writeback 0\n"
-        "swapcached 0\n"
-        "anon_thp 20971520\n"
-        "file_thp 0\n"
-        "shmem_thp 0\n"
-        "inactive_anon 43261952\n"
-        "active_anon 61440\n"
-        "inactive_file 39124992\n"
-        "active_file 6778880\n"
-        "unevictable 0\n"
-        "slab_reclaimable 1015808\n"
-        "slab_unreclaimable 310512\n"
-        "slab 1326320\n"
-        "workingset_refault_anon 0\n"
-        "workingset_refault_file 27\n"
-        "workingset_activate_anon 0\n"
-        "workingset_activate_file 3\n"
-        "workingset_restore_anon 0\n"
-        "workingset_restore_file 0\n"
-        "workingset_nodereclaim 0\n"
-        "pgscan 12950\n"
-        "pgsteal 12911\n"
-        "pgscan_kswapd 0\n"
-        "pgscan_direct 12950\n"
-        "pgsteal_kswapd 0\n"
-        "pgsteal_direct 12911\n"
-        "pgfault 30457\n"
-        "pgmajfault 112\n"
-        "pgrefill 36\n"
-        "pgactivate 1702\n"
-        "pgdeactivate 36\n"
-        "pglazyfree 0\n"
-        "pglazyfreed 0\n"
-        "zswpin 0\n"
-        "zswpout 0\n"
-        "thp_fault_alloc 10\n"
-        "thp_collapse_alloc 0\n";
+static const char memory_stat_6_1[] = "anon 41222144\n"
+                                      "file 48005120\n"
+                                      "kernel 1859584\n"
+                                      "kernel_stack 147456\n"
+                                      "pagetables 356352\n"
+                                      "sec_pagetables 0\n"
+                                      "percpu 1440\n"
+                                      "sock 8192\n"
+                                      "vmalloc 12288\n"
+                                      "shmem 2101248\n"
+                                      "zswap 0\n"
+                                      "zswapped 0\n"
+                                      "file_mapped 9875456\n"
+                                      "file_dirty 4096\n"
+                                      "file_writeback 0\n"
+                                      "swapcached 0\n"
+                                      "anon_thp 20971520\n"
+                                      "file_thp 0\n"
+                                      "shmem_thp 0\n"
+                                      "inactive_anon 43261952\n"
+                                      "active_anon 61440\n"
+                                      "inactive_file 39124992\n"
+                                      "active_file 6778880\n"
+                                      "unevictable 0\n"
+                                      "slab_reclaimable 1015808\n"
+                                      "slab_unreclaimable 310512\n"
+                                      "slab 1326320\n"
+                                      "workingset_refault_anon 0\n"
+                                      "workingset_refault_file 27\n"
+                                      "workingset_activate_anon 0\n"
+                                      "workingset_activate_file 3\n"
+                                      "workingset_restore_anon 0\n"
+                                      "workingset_restore_file 0\n"
+                                      "workingset_nodereclaim 0\n"
+                                      "pgscan 12950\n"
+                                      "pgsteal 12911\n"
+                                      "pgscan_kswapd 0\n"
+                                      "pgscan_direct 12950\n"
+                                      "pgsteal_kswapd 0\n"
+                                      "pgsteal_direct 12911\n"
+                                      "pgfault 30457\n"
+                                      "pgmajfault 112\n"
+                                      "pgrefill 36\n"
+                                      "pgactivate 1702\n"
+                                      "pgdeactivate 36\n"
+                                      "pglazyfree 0\n"
+                                      "pglazyfreed 0\n"
+                                      "zswpin 0\n"
+                                      "zswpout 0\n"
+                                      "thp_fault_alloc 10\n"
+                                      "thp_collapse_alloc 0\n";
 
-static const char memory_pressure_6_1[] =
-        "some avg10=28.75 avg60=11.02 avg300=2.64 total=13740512\n"
-        "full avg10=27.10 avg60=10.41 avg300=2.49 total=12976301\n";
+static const char memory_pressure_6_1[] = "some avg10=28.75 avg60=11.02 avg300=2.64 total=13740512\n"
+                                          "full avg10=27.10 avg60=10.41 avg300=2.49 total=12976301\n";
 
-static const char cpu_stat_6_1[] =
-        "usage_usec 8472631\n"
-        "user_usec 7012345\n"
-        "system_usec 1460286\n"
-        "core_sched.force_idle_usec 0\n"
-        "nr_periods 0\n"
-        "nr_throttled 0\n"
-        "throttled_usec 0\n"
-        "nr_bursts 0\n"
-        "burst_usec 0\n";
+static const char cpu_stat_6_1[] = "usage_usec 8472631\n"
+                                   "user_usec 7012345\n"
+                                   "system_usec 1460286\n"
+                                   "core_sched.force_idle_usec 0\n"
+                                   "nr_periods 0\n"
+                                   "nr_throttled 0\n"
+                                   "throttled_usec 0\n"
+                                   "nr_bursts 0\n"
+                                   "burst_usec 0\n";
 
 /* cmocka 1.1.5's assert_float_equal() compares floats; PSI averages are doubles. */
 #define assert_double_near(a, b, eps) _assert_double_near((a), (b), (eps), #a, __FILE__, __LINE__)
@@ -123,7 +119,7 @@ static void _assert_double_near(double a, double b, double eps, const char *expr
 }
 
 static MemoryEvents events_sentinel(void) {
-        return (MemoryEvents) { 11, 12, 13, 14, 15, 16 };
+        return (MemoryEvents){11, 12, 13, 14, 15, 16};
 }
 
 static void assert_events_untouched(const MemoryEvents *e) {
@@ -132,7 +128,7 @@ static void assert_events_untouched(const MemoryEvents *e) {
 }
 
 static MemoryStat stat_sentinel(void) {
-        return (MemoryStat) { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+        return (MemoryStat){1, 2, 3, 4, 5, 6, 7, 8, 9};
 }
 
 static void assert_stat_untouched(const MemoryStat *st) {
@@ -171,14 +167,14 @@ static void test_events_missing_required(void **state) {
         static const char *const inputs[] = {
                 "",
                 "\n",
-                "low 0\nmax 0\noom 0\noom_kill 0\n",           /* no high */
-                "low 0\nhigh 0\noom 0\noom_kill 0\n",          /* no max */
-                "low 0\nhigh 0\nmax 0\noom_kill 0\n",          /* no oom: oom_kill is not oom */
-                "low 0\nhigh 0\nmax 0\noom 0\n",               /* no oom_kill */
+                "low 0\nmax 0\noom 0\noom_kill 0\n",               /* no high */
+                "low 0\nhigh 0\noom 0\noom_kill 0\n",              /* no max */
+                "low 0\nhigh 0\nmax 0\noom_kill 0\n",              /* no oom: oom_kill is not oom */
+                "low 0\nhigh 0\nmax 0\noom 0\n",                   /* no oom_kill */
                 "low 0\nhigh 0\nmax 0\noom 0\noom_group_kill 0\n", /* oom_group_kill is not oom_kill */
                 "low 0\nhighest 1\nmax 0\noom 0\noom_kill 0\n",
                 "low 0\nhig 1\nmax 0\noom 0\noom_kill 0\n",
-                "LOW 0\nHIGH 0\nMAX 0\nOOM 0\nOOM_KILL 0\n",    /* keys are case-sensitive */
+                "LOW 0\nHIGH 0\nMAX 0\nOOM 0\nOOM_KILL 0\n", /* keys are case-sensitive */
         };
 
         for (size_t i = 0; i < ELEMENTSOF(inputs); i++) {
@@ -222,21 +218,21 @@ static void test_events_malformed(void **state) {
                 const char *text;
                 int ret;
         } inputs[] = {
-                { "high\nmax 0\noom 0\noom_kill 0\n", -EINVAL },                /* no value */
-                { "high \nmax 0\noom 0\noom_kill 0\n", -EINVAL },
-                { "high -1\nmax 0\noom 0\noom_kill 0\n", -EINVAL },             /* sign */
-                { "high +1\nmax 0\noom 0\noom_kill 0\n", -EINVAL },
-                { "high 0x10\nmax 0\noom 0\noom_kill 0\n", -EINVAL },           /* hex */
-                { "high 12abc\nmax 0\noom 0\noom_kill 0\n", -EINVAL },
-                { "high 1 2\nmax 0\noom 0\noom_kill 0\n", -EINVAL },            /* two values */
-                { "high 1.5\nmax 0\noom 0\noom_kill 0\n", -EINVAL },
-                { "high 0\nmax 0\noom 0\noom_kill", -EINVAL },                  /* truncated key */
-                { "high 18446744073709551616\nmax 0\noom 0\noom_kill 0\n", -ERANGE },
-                { "high 99999999999999999999999999\nmax 0\noom 0\noom_kill 0\n", -ERANGE },
+                {"high\nmax 0\noom 0\noom_kill 0\n", -EINVAL}, /* no value */
+                {"high \nmax 0\noom 0\noom_kill 0\n", -EINVAL},
+                {"high -1\nmax 0\noom 0\noom_kill 0\n", -EINVAL}, /* sign */
+                {"high +1\nmax 0\noom 0\noom_kill 0\n", -EINVAL},
+                {"high 0x10\nmax 0\noom 0\noom_kill 0\n", -EINVAL}, /* hex */
+                {"high 12abc\nmax 0\noom 0\noom_kill 0\n", -EINVAL},
+                {"high 1 2\nmax 0\noom 0\noom_kill 0\n", -EINVAL}, /* two values */
+                {"high 1.5\nmax 0\noom 0\noom_kill 0\n", -EINVAL},
+                {"high 0\nmax 0\noom 0\noom_kill", -EINVAL}, /* truncated key */
+                {"high 18446744073709551616\nmax 0\noom 0\noom_kill 0\n", -ERANGE},
+                {"high 99999999999999999999999999\nmax 0\noom 0\noom_kill 0\n", -ERANGE},
                 /* a good later duplicate does not excuse a bad earlier one */
-                { "high x\nhigh 1\nmax 0\noom 0\noom_kill 0\n", -EINVAL },
+                {"high x\nhigh 1\nmax 0\noom 0\noom_kill 0\n", -EINVAL},
                 /* an optional key is still checked */
-                { "low z\nhigh 1\nmax 0\noom 0\noom_kill 0\n", -EINVAL },
+                {"low z\nhigh 1\nmax 0\noom 0\noom_kill 0\n", -EINVAL},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(inputs); i++) {
@@ -252,7 +248,9 @@ static void test_events_u64_max(void **state) {
 
         assert_int_equal(PARSE(memory_events_parse,
                                "high 18446744073709551615\nmax 00000000000000000000000000042\n"
-                               "oom 0\noom_kill 0\n", &e), 0);
+                               "oom 0\noom_kill 0\n",
+                               &e),
+                         0);
         assert_int_equal(e.high, UINT64_MAX);
         assert_int_equal(e.max, 42);
 }
@@ -318,9 +316,8 @@ static void test_stat_real(void **state) {
 
 static void test_stat_old_kernel(void **state) {
         /* Linux 5.10: no "kernel" key. */
-        static const char text[] =
-                "anon 1000\nfile 2000\nkernel_stack 30\npagetables 40\npercpu 5\nsock 0\n"
-                "shmem 100\nfile_mapped 77\nslab_reclaimable 60\nslab_unreclaimable 70\nslab 130\n";
+        static const char text[] = "anon 1000\nfile 2000\nkernel_stack 30\npagetables 40\npercpu 5\nsock 0\n"
+                                   "shmem 100\nfile_mapped 77\nslab_reclaimable 60\nslab_unreclaimable 70\nslab 130\n";
         MemoryStat st = stat_sentinel();
 
         assert_int_equal(PARSE(memory_stat_parse, text, &st), 0);
@@ -339,10 +336,9 @@ static void test_stat_whole_words(void **state) {
         MemoryStat st = stat_sentinel();
 
         /* The lookalikes come first and carry different values: a prefix match would pick them. */
-        static const char text[] =
-                "file_mapped 111\nfile_dirty 112\nfile_thp 113\nanon_thp 221\nkernel_stack 5\n"
-                "slab 999\nslab_reclaimable_extra 998\nshmem_thp 997\nfile 400\nanon 300\n"
-                "kernel 50\nslab_reclaimable 10\nsockets 12\nshmem 20\n";
+        static const char text[] = "file_mapped 111\nfile_dirty 112\nfile_thp 113\nanon_thp 221\nkernel_stack 5\n"
+                                   "slab 999\nslab_reclaimable_extra 998\nshmem_thp 997\nfile 400\nanon 300\n"
+                                   "kernel 50\nslab_reclaimable 10\nsockets 12\nshmem 20\n";
         assert_int_equal(PARSE(memory_stat_parse, text, &st), 0);
         assert_int_equal(st.anon, 300);
         assert_int_equal(st.file, 400);
@@ -378,7 +374,9 @@ static void test_stat_hostile(void **state) {
         /* Unknown keys may carry anything, overflow included. */
         assert_int_equal(PARSE(memory_stat_parse,
                                "pgfault 99999999999999999999999999\nzswap -1\nanon 1\nfile 2\n"
-                               "\r\n\t\n   \nweird\x01\xff key 3\n", &st), 0);
+                               "\r\n\t\n   \nweird\x01\xff key 3\n",
+                               &st),
+                         0);
         assert_int_equal(st.anon, 1);
         assert_int_equal(st.file, 2);
 
@@ -428,8 +426,8 @@ static void test_stat_hostile(void **state) {
 /* True if the last (unterminated) line of buf[0..l) is a key we parse, with no value yet. */
 static bool cut_after_known_key(const char *buf, size_t l) {
         static const char *const keys[] = {
-                "anon", "file", "kernel", "kernel_stack", "pagetables", "sock", "shmem",
-                "slab_reclaimable", "slab_unreclaimable",
+                "anon", "file",  "kernel",           "kernel_stack",       "pagetables",
+                "sock", "shmem", "slab_reclaimable", "slab_unreclaimable",
         };
         size_t start = l, end = l;
 
@@ -497,7 +495,7 @@ static void test_pressure_real(void **state) {
 
 static void test_pressure_some_only(void **state) {
         /* /proc/pressure/cpu before Linux 5.13: no "full" line, which is then zeros. */
-        MemoryPressure p = { .full = { 1, 2, 3, 4 } };
+        MemoryPressure p = {.full = {1, 2, 3, 4}};
 
         assert_int_equal(PARSE(memory_pressure_parse, "some avg10=0.00 avg60=0.50 avg300=100.00 total=0", &p), 0);
         assert_double_near(p.some.avg10, 0.0, 1e-12);
@@ -519,7 +517,9 @@ static void test_pressure_tolerated(void **state) {
                                "future line here\r\n"
                                "\r\n"
                                "full total=7 avg300=3 avg60=2. avg10=.5 avg1=77.7\r\n"
-                               "some avg10=1.25 avg60=2.50 avg300=3.75 total=18446744073709551615\r\n", &p), 0);
+                               "some avg10=1.25 avg60=2.50 avg300=3.75 total=18446744073709551615\r\n",
+                               &p),
+                         0);
         assert_double_near(p.some.avg10, 1.25, 1e-12);
         assert_double_near(p.some.avg60, 2.5, 1e-12);
         assert_double_near(p.some.avg300, 3.75, 1e-12);
@@ -531,7 +531,8 @@ static void test_pressure_tolerated(void **state) {
 
         /* Many fractional digits do not overflow. */
         assert_int_equal(PARSE(memory_pressure_parse,
-                               "some avg10=0.12345678901234567890123456789 avg60=0 avg300=0 total=1\n", &p), 0);
+                               "some avg10=0.12345678901234567890123456789 avg60=0 avg300=0 total=1\n", &p),
+                         0);
         assert_double_near(p.some.avg10, 0.123456789012345678, 1e-12);
 }
 
@@ -540,31 +541,31 @@ static void test_pressure_malformed(void **state) {
                 const char *text;
                 int ret;
         } inputs[] = {
-                { "", -EINVAL },
-                { "\n\n", -EINVAL },
-                { "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", -EINVAL },  /* no some */
-                { "someone avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", -EINVAL },
-                { "some avg10=0.00 avg60=0.00 avg300=0.00\n", -EINVAL },          /* no total */
-                { "some avg10=0.00 avg60=0.00 total=0\n", -EINVAL },              /* no avg300 */
-                { "some\n", -EINVAL },
-                { "some avg10=-1.00 avg60=0.00 avg300=0.00 total=0\n", -EINVAL },
-                { "some avg10=1e3 avg60=0.00 avg300=0.00 total=0\n", -EINVAL },
-                { "some avg10=nan avg60=0.00 avg300=0.00 total=0\n", -EINVAL },
-                { "some avg10=inf avg60=0.00 avg300=0.00 total=0\n", -EINVAL },
-                { "some avg10= avg60=0.00 avg300=0.00 total=0\n", -EINVAL },
-                { "some avg10=. avg60=0.00 avg300=0.00 total=0\n", -EINVAL },
-                { "some avg10=1.2.3 avg60=0.00 avg300=0.00 total=0\n", -EINVAL },
-                { "some avg10=0,50 avg60=0.00 avg300=0.00 total=0\n", -EINVAL },  /* locale comma */
-                { "some avg10 0.00 avg60=0.00 avg300=0.00 total=0\n", -EINVAL },
-                { "some avg10=0.00 avg60=0.00 avg300=0.00 total=1.5\n", -EINVAL },
-                { "some avg10=0.00 avg60=0.00 avg300=0.00 total=18446744073709551616\n", -ERANGE },
-                { "some avg10=99999999999999999999.0 avg60=0 avg300=0 total=0\n", -ERANGE },
+                {"", -EINVAL},
+                {"\n\n", -EINVAL},
+                {"full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", -EINVAL}, /* no some */
+                {"someone avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+                {"some avg10=0.00 avg60=0.00 avg300=0.00\n", -EINVAL}, /* no total */
+                {"some avg10=0.00 avg60=0.00 total=0\n", -EINVAL},     /* no avg300 */
+                {"some\n", -EINVAL},
+                {"some avg10=-1.00 avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+                {"some avg10=1e3 avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+                {"some avg10=nan avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+                {"some avg10=inf avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+                {"some avg10= avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+                {"some avg10=. avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+                {"some avg10=1.2.3 avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+                {"some avg10=0,50 avg60=0.00 avg300=0.00 total=0\n", -EINVAL}, /* locale comma */
+                {"some avg10 0.00 avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+                {"some avg10=0.00 avg60=0.00 avg300=0.00 total=1.5\n", -EINVAL},
+                {"some avg10=0.00 avg60=0.00 avg300=0.00 total=18446744073709551616\n", -ERANGE},
+                {"some avg10=99999999999999999999.0 avg60=0 avg300=0 total=0\n", -ERANGE},
                 /* a good "some" does not excuse a broken "full" */
-                { "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00\n", -EINVAL },
+                {"some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00\n", -EINVAL},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(inputs); i++) {
-                MemoryPressure p = { .some = { 1, 2, 3, 4 }, .full = { 5, 6, 7, 8 } };
+                MemoryPressure p = {.some = {1, 2, 3, 4}, .full = {5, 6, 7, 8}};
 
                 assert_int_equal(PARSE(memory_pressure_parse, inputs[i].text, &p), inputs[i].ret);
                 assert_double_near(p.some.avg10, 1, 0);
@@ -581,16 +582,16 @@ static void test_pressure_truncated(void **state) {
         size_t full_digit = total - STRLEN("12976301\n");
 
         for (size_t l = 0; l <= total; l++) {
-                MemoryPressure p = { .some = { 1, 2, 3, 4 } };
+                MemoryPressure p = {.some = {1, 2, 3, 4}};
                 int r;
 
                 r = PARSE_EXACT(memory_pressure_parse, memory_pressure_6_1, l, &p);
                 if (l <= some_digit)
-                        assert_int_equal(r, -EINVAL);           /* "some" incomplete */
+                        assert_int_equal(r, -EINVAL); /* "some" incomplete */
                 else if (l < full_start + STRLEN("full"))
-                        assert_int_equal(r, 0);                 /* "", "f", "fu", "ful": unknown */
+                        assert_int_equal(r, 0); /* "", "f", "fu", "ful": unknown */
                 else if (l <= full_digit)
-                        assert_int_equal(r, -EINVAL);           /* a half "full" line */
+                        assert_int_equal(r, -EINVAL); /* a half "full" line */
                 else
                         assert_int_equal(r, 0);
                 if (r < 0)
@@ -608,28 +609,28 @@ static void test_value(void **state) {
                 int ret;
                 uint64_t value;
         } inputs[] = {
-                { "123\n", 0, 123 },
-                { "123", 0, 123 },
-                { "0\n", 0, 0 },
-                { "max\n", 0, UINT64_MAX },
-                { "max", 0, UINT64_MAX },
-                { "max\r\n", 0, UINT64_MAX },
-                { "  4096  \n\n", 0, 4096 },
-                { "18446744073709551615\n", 0, UINT64_MAX },
-                { "18446744073709551616\n", -ERANGE, 0 },
-                { "99999999999999999999999999999999\n", -ERANGE, 0 },
-                { "", -EINVAL, 0 },
-                { "\n", -EINVAL, 0 },
-                { "   ", -EINVAL, 0 },
-                { "maxx\n", -EINVAL, 0 },
-                { "ma\n", -EINVAL, 0 },
-                { "MAX\n", -EINVAL, 0 },
-                { "-1\n", -EINVAL, 0 },
-                { "12k\n", -EINVAL, 0 },
-                { "12 13\n", -EINVAL, 0 },
-                { "12\n13\n", -EINVAL, 0 },
-                { "0x10\n", -EINVAL, 0 },
-                { "1.0\n", -EINVAL, 0 },
+                {"123\n", 0, 123},
+                {"123", 0, 123},
+                {"0\n", 0, 0},
+                {"max\n", 0, UINT64_MAX},
+                {"max", 0, UINT64_MAX},
+                {"max\r\n", 0, UINT64_MAX},
+                {"  4096  \n\n", 0, 4096},
+                {"18446744073709551615\n", 0, UINT64_MAX},
+                {"18446744073709551616\n", -ERANGE, 0},
+                {"99999999999999999999999999999999\n", -ERANGE, 0},
+                {"", -EINVAL, 0},
+                {"\n", -EINVAL, 0},
+                {"   ", -EINVAL, 0},
+                {"maxx\n", -EINVAL, 0},
+                {"ma\n", -EINVAL, 0},
+                {"MAX\n", -EINVAL, 0},
+                {"-1\n", -EINVAL, 0},
+                {"12k\n", -EINVAL, 0},
+                {"12 13\n", -EINVAL, 0},
+                {"12\n13\n", -EINVAL, 0},
+                {"0x10\n", -EINVAL, 0},
+                {"1.0\n", -EINVAL, 0},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(inputs); i++) {
@@ -689,35 +690,34 @@ static void test_unreclaimable(void **state) {
 
         /* The real sample: current 92 MB, page cache 48005120 - 2101248, slab_reclaimable. */
         assert_int_equal(PARSE(memory_stat_parse, memory_stat_6_1, &st), 0);
-        assert_int_equal(memory_unreclaimable_bytes(92000000, &st),
-                         92000000 - (48005120 - 2101248) - 1015808);
+        assert_int_equal(memory_unreclaimable_bytes(92000000, &st), 92000000 - (48005120 - 2101248) - 1015808);
 
         /* A leaker: all anon. */
-        st = (MemoryStat) { .anon = 100, .file = 0 };
+        st = (MemoryStat){.anon = 100, .file = 0};
         assert_int_equal(memory_unreclaimable_bytes(110, &st), 110);
 
         /* The streamer from VM-RECIPE: anon 0, file 48005120 of a 48 MiB memory.current. */
-        st = (MemoryStat) { .anon = 0, .file = 48005120, .slab_reclaimable = 200000 };
+        st = (MemoryStat){.anon = 0, .file = 48005120, .slab_reclaimable = 200000};
         assert_int_equal(memory_unreclaimable_bytes(50331648, &st), 50331648 - 48005120 - 200000);
 
         /* shmem counts against the worker: tmpfs cannot be dropped without swap. */
-        st = (MemoryStat) { .anon = 0, .file = 1000, .shmem = 1000 };
+        st = (MemoryStat){.anon = 0, .file = 1000, .shmem = 1000};
         assert_int_equal(memory_unreclaimable_bytes(1200, &st), 1200);
 
         /* file < shmem (stat read mid-update): no page cache, no wrap-around. */
-        st = (MemoryStat) { .file = 10, .shmem = 500, .slab_reclaimable = 5 };
+        st = (MemoryStat){.file = 10, .shmem = 500, .slab_reclaimable = 5};
         assert_int_equal(memory_unreclaimable_bytes(1000, &st), 995);
 
         /* More reclaimable than current (current read at another instant): clamped at 0. */
-        st = (MemoryStat) { .file = 5000, .shmem = 0, .slab_reclaimable = 100 };
+        st = (MemoryStat){.file = 5000, .shmem = 0, .slab_reclaimable = 100};
         assert_int_equal(memory_unreclaimable_bytes(4000, &st), 0);
         assert_int_equal(memory_unreclaimable_bytes(5100, &st), 0);
         assert_int_equal(memory_unreclaimable_bytes(5101, &st), 1);
 
         /* Saturating sums. */
-        st = (MemoryStat) { .file = UINT64_MAX, .shmem = 0, .slab_reclaimable = UINT64_MAX };
+        st = (MemoryStat){.file = UINT64_MAX, .shmem = 0, .slab_reclaimable = UINT64_MAX};
         assert_int_equal(memory_unreclaimable_bytes(UINT64_MAX, &st), 0);
-        st = (MemoryStat) {};
+        st = (MemoryStat){};
         assert_int_equal(memory_unreclaimable_bytes(UINT64_MAX, &st), UINT64_MAX);
         assert_int_equal(memory_unreclaimable_bytes(0, &st), 0);
 }

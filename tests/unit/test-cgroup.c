@@ -26,25 +26,25 @@ typedef struct FakeFile {
 } FakeFile;
 
 static const FakeFile tree[] = {
-        { "cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n" },
-        { "cgroup.subtree_control", "cpu memory pids\n" },
-        { "svc/", NULL },
-        { "svc/cgroup.controllers", "cpu memory pids\n" },
-        { "svc/cgroup.subtree_control", "\n" },
-        { "svc/cgroup.events", "populated 1\nfrozen 0\n" },
-        { "svc/memory.max", "max\n" },
-        { "svc/dyno/", NULL },
-        { "svc/dyno/cgroup.controllers", "cpu pids\n" },
-        { "svc/dyno/cgroup.subtree_control", "memory pids cpu\n" },
-        { "svc/dyno/cgroup.events", "populated 0\nfrozen 0\n" },
-        { "svc/dyno/memory.current", "52428800\n" },
-        { "svc/dyno/memory.max", "536870912\n" },
-        { "svc/dyno/memory.high", "max\n" },
-        { "svc/dyno/pids.max", "max\n" },
-        { "empty/", NULL },
-        { "empty/a/", NULL },
-        { "empty/a/b/", NULL },
-        { "empty/c/", NULL },
+        {"cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n"},
+        {"cgroup.subtree_control", "cpu memory pids\n"},
+        {"svc/", NULL},
+        {"svc/cgroup.controllers", "cpu memory pids\n"},
+        {"svc/cgroup.subtree_control", "\n"},
+        {"svc/cgroup.events", "populated 1\nfrozen 0\n"},
+        {"svc/memory.max", "max\n"},
+        {"svc/dyno/", NULL},
+        {"svc/dyno/cgroup.controllers", "cpu pids\n"},
+        {"svc/dyno/cgroup.subtree_control", "memory pids cpu\n"},
+        {"svc/dyno/cgroup.events", "populated 0\nfrozen 0\n"},
+        {"svc/dyno/memory.current", "52428800\n"},
+        {"svc/dyno/memory.max", "536870912\n"},
+        {"svc/dyno/memory.high", "max\n"},
+        {"svc/dyno/pids.max", "max\n"},
+        {"empty/", NULL},
+        {"empty/a/", NULL},
+        {"empty/a/b/", NULL},
+        {"empty/c/", NULL},
 };
 
 static char mount_dir[PATH_MAX];
@@ -140,11 +140,11 @@ static void test_controllers(void **state) {
         assert_int_equal(cgroup_has_controller(r, "", "memory"), 1);
         assert_int_equal(cgroup_has_controller(r, "svc", "memory"), 1);
         assert_int_equal(cgroup_has_controller(r, "svc/dyno", "memory"), 0); /* "memory" is not a word there */
-        assert_int_equal(cgroup_has_controller(r, "svc", "mem"), 0);        /* whole words only */
+        assert_int_equal(cgroup_has_controller(r, "svc", "mem"), 0);         /* whole words only */
         assert_int_equal(cgroup_has_controller(r, "nope", "memory"), -ENOENT);
 
         /* Already enabled: nothing is written. */
-        static const char *const want[] = { "memory", "pids", "cpu", NULL };
+        static const char *const want[] = {"memory", "pids", "cpu", NULL};
         assert_int_equal(cgroup_enable_controllers(r, "svc/dyno", want, want), 0);
         assert_string_equal(slurp("svc/dyno/cgroup.subtree_control"), "memory pids cpu\n");
         /* Missing ones are written one at a time, each from offset 0 ("+cpu" last; a plain file

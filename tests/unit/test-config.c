@@ -128,48 +128,47 @@ static void test_defaults(void **state) {
 }
 
 static void test_every_key(void **state) {
-        _cleanup_(config_freep) Config *c = parse_ok(
-                "[Dyno]\n"
-                "MemoryLimit=1G\n"
-                "RecycleAt=85.5%\n"
-                "MaxRestarts=7\n"
-                "RestartWindowSec=2min\n"
-                "MemoryPressure=full 200ms 2s\n"
-                "RecycleCooldownSec=500ms\n"
-                "RecyclesCountAsRestarts=yes\n"
-                "\n"
-                "[Supervisor dam]\n"
-                "Strategy=rest-for-one\n"
-                "MemoryBudget=300M\n"
-                "MaxRestarts=0\n"
-                "RestartWindowSec=30\n"
-                "\n"
-                "[Worker queuer]\n"
-                "ExecStart=/usr/bin/node \"/srv/my app/queuer.js\" --flag\n"
-                "Supervisor=dam\n"
-                "Instances=3\n"
-                "MemoryBudget=12.5%\n"
-                "StopSignal=SIGINT\n"
-                "StopTimeoutSec=1min 30s\n"
-                "Restart=on-failure\n"
-                "RestartSec=250ms\n"
-                "RestartMaxSec=1h\n"
-                "ReplaceFirst=true\n"
-                "ReadyTimeoutSec=5\n"
-                "WatchdogSec=3s\n"
-                "MaxLifetimeSec=2h\n"
-                "IdleTimeoutSec=infinity\n"
-                "User=nobody\n"
-                "Group=1000\n"
-                "WorkingDirectory=/srv/app\n"
-                "Environment=A=1 \"B=two words\"\n"
-                "TasksMax=128\n"
-                "MemoryPressure=no\n"
-                "\n"
-                "[AMQP]\n"
-                "URL=amqps://u:p@mq.example:5671/vhost\n"
-                "Exchange=cg.watch\n"
-                "SampleIntervalSec=2.5s\n");
+        _cleanup_(config_freep) Config *c = parse_ok("[Dyno]\n"
+                                                     "MemoryLimit=1G\n"
+                                                     "RecycleAt=85.5%\n"
+                                                     "MaxRestarts=7\n"
+                                                     "RestartWindowSec=2min\n"
+                                                     "MemoryPressure=full 200ms 2s\n"
+                                                     "RecycleCooldownSec=500ms\n"
+                                                     "RecyclesCountAsRestarts=yes\n"
+                                                     "\n"
+                                                     "[Supervisor dam]\n"
+                                                     "Strategy=rest-for-one\n"
+                                                     "MemoryBudget=300M\n"
+                                                     "MaxRestarts=0\n"
+                                                     "RestartWindowSec=30\n"
+                                                     "\n"
+                                                     "[Worker queuer]\n"
+                                                     "ExecStart=/usr/bin/node \"/srv/my app/queuer.js\" --flag\n"
+                                                     "Supervisor=dam\n"
+                                                     "Instances=3\n"
+                                                     "MemoryBudget=12.5%\n"
+                                                     "StopSignal=SIGINT\n"
+                                                     "StopTimeoutSec=1min 30s\n"
+                                                     "Restart=on-failure\n"
+                                                     "RestartSec=250ms\n"
+                                                     "RestartMaxSec=1h\n"
+                                                     "ReplaceFirst=true\n"
+                                                     "ReadyTimeoutSec=5\n"
+                                                     "WatchdogSec=3s\n"
+                                                     "MaxLifetimeSec=2h\n"
+                                                     "IdleTimeoutSec=infinity\n"
+                                                     "User=nobody\n"
+                                                     "Group=1000\n"
+                                                     "WorkingDirectory=/srv/app\n"
+                                                     "Environment=A=1 \"B=two words\"\n"
+                                                     "TasksMax=128\n"
+                                                     "MemoryPressure=no\n"
+                                                     "\n"
+                                                     "[AMQP]\n"
+                                                     "URL=amqps://u:p@mq.example:5671/vhost\n"
+                                                     "Exchange=cg.watch\n"
+                                                     "SampleIntervalSec=2.5s\n");
         const WorkerConfig *w = &c->workers[0];
 
         assert_true(c->dyno.memory_limit.set);
@@ -236,7 +235,8 @@ static void test_architecture_example(void **state) {
         /* The example from ARCHITECTURE.md, trailing comments and all. */
         _cleanup_(config_freep) Config *c = parse_ok(
                 "[Dyno]\n"
-                "MemoryLimit=512M          # the dyno-level limit; default: memory.max of the daemon's own cgroup, else RAM\n"
+                "MemoryLimit=512M          # the dyno-level limit; default: memory.max of the daemon's own cgroup, "
+                "else RAM\n"
                 "RecycleAt=90%             # dyno total above this -> recycle the worst offender\n"
                 "\n"
                 "[Supervisor dam]          # an Erlang-style supervisor: a group of workers and a cgroup of their own\n"
@@ -273,17 +273,17 @@ static void test_architecture_example(void **state) {
 }
 
 static void test_comments(void **state) {
-        _cleanup_(config_freep) Config *c = parse_ok(
-                "# a comment\n"
-                "; another comment\n"
-                "   # indented comment\n"
-                "\n"
-                "[Worker a] ; trailing comment on a header\n"
-                "ExecStart=/bin/sh -c 'echo a ; echo b # not a comment' \"x # y\" # but this is\n"
-                "Environment=URL=http://h/#frag X=a;b   ;comment\n"
-                "Environment=Q=\\ #escaped\n"
-                "WorkingDirectory=/srv/app#notacomment\n"
-                "#ExecStart=/bin/false\n");
+        _cleanup_(config_freep) Config *c =
+                parse_ok("# a comment\n"
+                         "; another comment\n"
+                         "   # indented comment\n"
+                         "\n"
+                         "[Worker a] ; trailing comment on a header\n"
+                         "ExecStart=/bin/sh -c 'echo a ; echo b # not a comment' \"x # y\" # but this is\n"
+                         "Environment=URL=http://h/#frag X=a;b   ;comment\n"
+                         "Environment=Q=\\ #escaped\n"
+                         "WorkingDirectory=/srv/app#notacomment\n"
+                         "#ExecStart=/bin/false\n");
         const WorkerConfig *w = &c->workers[0];
 
         assert_string_equal(w->exec_start, "/bin/sh -c 'echo a ; echo b # not a comment' \"x # y\"");
@@ -298,16 +298,16 @@ static void test_comments(void **state) {
 }
 
 static void test_continuation(void **state) {
-        _cleanup_(config_freep) Config *c = parse_ok(
-                "[Worker a]\n"
-                "ExecStart=/bin/echo one \\\n"
-                "   two \\\n"
-                "# a comment inside a continuation is dropped\n"
-                "   three\n"
-                "Environment=A=1\\\n"
-                "B=2\n"
-                "WorkingDirectory=/x\\\\\n"   /* an even number of backslashes: no continuation */
-                "Group=x\n");
+        _cleanup_(config_freep) Config *c =
+                parse_ok("[Worker a]\n"
+                         "ExecStart=/bin/echo one \\\n"
+                         "   two \\\n"
+                         "# a comment inside a continuation is dropped\n"
+                         "   three\n"
+                         "Environment=A=1\\\n"
+                         "B=2\n"
+                         "WorkingDirectory=/x\\\\\n" /* an even number of backslashes: no continuation */
+                         "Group=x\n");
         const WorkerConfig *w = &c->workers[0];
 
         assert_string_equal(w->exec_start, "/bin/echo one  two  three");
@@ -320,20 +320,21 @@ static void test_continuation(void **state) {
         assert_string_equal(w->group, "x");
 
         /* Errors inside a continued line carry the first line's number. */
-        assert_error("[Worker a]\nExecStart=/bin/true\n\nMemoryBudget=1\\\n2\\\nQ\n", "test.conf:4: MemoryBudget: invalid size \"1 2 Q\"");
+        assert_error("[Worker a]\nExecStart=/bin/true\n\nMemoryBudget=1\\\n2\\\nQ\n",
+                     "test.conf:4: MemoryBudget: invalid size \"1 2 Q\"");
         /* A continuation at the very end of the file is taken as it is. */
         Config *e = parse_ok("[Worker a]\nExecStart=/bin/true\nRestart=no\\");
         assert_int_equal(e->workers[0].restart, RESTART_NO);
         config_free(e);
-        assert_error("[Worker a]\nExecStart=/bin/true\nRestart=\\\nsometimes\\", "test.conf:3: Restart: invalid restart policy \"sometimes\" (expected always, on-failure or no)");
+        assert_error("[Worker a]\nExecStart=/bin/true\nRestart=\\\nsometimes\\",
+                     "test.conf:3: Restart: invalid restart policy \"sometimes\" (expected always, on-failure or no)");
 }
 
 static void test_crlf_bom_whitespace(void **state) {
-        _cleanup_(config_freep) Config *c = parse_ok(
-                "\xef\xbb\xbf[Dyno]\r\n"
-                "  MemoryLimit  =  2G  \r\n"
-                "\t[ Worker   w ]\t\r\n"
-                "ExecStart = /bin/true\r\n");
+        _cleanup_(config_freep) Config *c = parse_ok("\xef\xbb\xbf[Dyno]\r\n"
+                                                     "  MemoryLimit  =  2G  \r\n"
+                                                     "\t[ Worker   w ]\t\r\n"
+                                                     "ExecStart = /bin/true\r\n");
 
         assert_int_equal(c->dyno.memory_limit.value, UINT64_C(2) << 30);
         assert_string_equal(c->workers[0].name, "w");
@@ -366,7 +367,8 @@ static void test_long_lines(void **state) {
         assert_string_equal(c->workers[0].exec_start, exec);
         assert_true(strlen(c->workers[0].exec_start) >= 1500);
         assert_true(strv_length(c->workers[0].exec_argv) > 100);
-        assert_string_equal(c->workers[0].environment[0], "VAR0=" "0000000000000000000000000000000000000000000000000"
+        assert_string_equal(c->workers[0].environment[0], "VAR0="
+                                                          "0000000000000000000000000000000000000000000000000"
                                                           "000000000000000000000000000000000000000000000000000");
         assert_int_equal(strv_length(c->workers[0].environment), 29);
 
@@ -383,19 +385,18 @@ static void test_long_lines(void **state) {
 }
 
 static void test_merge_and_override(void **state) {
-        _cleanup_(config_freep) Config *c = parse_ok(
-                "[Worker b]\n"
-                "ExecStart=/bin/b\n"
-                "MemoryBudget=10M\n"
-                "[Worker a]\n"
-                "ExecStart=/bin/a\n"
-                "[Dyno]\n"
-                "MemoryLimit=1G\n"
-                "[Worker b]\n"               /* merges into the first [Worker b] */
-                "MemoryBudget=20M\n"
-                "MemoryBudget=30M\n"
-                "[Dyno]\n"
-                "MemoryLimit=2G\n");
+        _cleanup_(config_freep) Config *c = parse_ok("[Worker b]\n"
+                                                     "ExecStart=/bin/b\n"
+                                                     "MemoryBudget=10M\n"
+                                                     "[Worker a]\n"
+                                                     "ExecStart=/bin/a\n"
+                                                     "[Dyno]\n"
+                                                     "MemoryLimit=1G\n"
+                                                     "[Worker b]\n" /* merges into the first [Worker b] */
+                                                     "MemoryBudget=20M\n"
+                                                     "MemoryBudget=30M\n"
+                                                     "[Dyno]\n"
+                                                     "MemoryLimit=2G\n");
 
         assert_int_equal(c->n_workers, 2);
         assert_string_equal(c->workers[0].name, "b"); /* order first seen */
@@ -407,20 +408,19 @@ static void test_merge_and_override(void **state) {
 }
 
 static void test_environment(void **state) {
-        _cleanup_(config_freep) Config *c = parse_ok(
-                "[Worker a]\n"
-                "ExecStart=/bin/a\n"
-                "Environment=A=1 B=2\n"
-                "Environment=C=3\n"
-                "Environment=\n"                       /* reset */
-                "Environment=D=4 E=5\n"
-                "Environment='F=six six' G=\n"
-                "Environment=D=40\n"                   /* replaces D in place */
-                "Environment=H==\\\"x\\\"\n"
-                "[Worker b]\n"
-                "ExecStart=/bin/b\n"
-                "Environment=X=1\n"
-                "Environment=\n");
+        _cleanup_(config_freep) Config *c = parse_ok("[Worker a]\n"
+                                                     "ExecStart=/bin/a\n"
+                                                     "Environment=A=1 B=2\n"
+                                                     "Environment=C=3\n"
+                                                     "Environment=\n" /* reset */
+                                                     "Environment=D=4 E=5\n"
+                                                     "Environment='F=six six' G=\n"
+                                                     "Environment=D=40\n" /* replaces D in place */
+                                                     "Environment=H==\\\"x\\\"\n"
+                                                     "[Worker b]\n"
+                                                     "ExecStart=/bin/b\n"
+                                                     "Environment=X=1\n"
+                                                     "Environment=\n");
         char **e = c->workers[0].environment;
 
         assert_int_equal(strv_length(e), 5);
@@ -433,39 +433,38 @@ static void test_environment(void **state) {
 }
 
 static void test_empty_resets(void **state) {
-        _cleanup_(config_freep) Config *c = parse_ok(
-                "[Dyno]\n"
-                "MemoryLimit=1G\n"
-                "MemoryLimit=\n"
-                "RecycleAt=50%\n"
-                "RecycleAt=\n"
-                "MaxRestarts=9\n"
-                "MaxRestarts=\n"
-                "MemoryPressure=no\n"
-                "MemoryPressure=\n"
-                "[Worker a]\n"
-                "ExecStart=/bin/a\n"
-                "MemoryBudget=10M\n"
-                "MemoryBudget=\n"
-                "Supervisor=x\n"
-                "Supervisor=\n"
-                "StopSignal=KILL\n"
-                "StopSignal=\n"
-                "User=root\n"
-                "User=\n"
-                "TasksMax=5\n"
-                "TasksMax=\n"
-                "Restart=no\n"
-                "Restart=\n"
-                "[Worker b]\n"
-                "ExecStart=/bin/b\n"
-                "MemoryBudget=max\n"
-                "TasksMax=infinity\n"
-                "[AMQP]\n"
-                "URL=amqp://x/\n"
-                "URL=\n"
-                "Exchange=e\n"
-                "Exchange=\n");
+        _cleanup_(config_freep) Config *c = parse_ok("[Dyno]\n"
+                                                     "MemoryLimit=1G\n"
+                                                     "MemoryLimit=\n"
+                                                     "RecycleAt=50%\n"
+                                                     "RecycleAt=\n"
+                                                     "MaxRestarts=9\n"
+                                                     "MaxRestarts=\n"
+                                                     "MemoryPressure=no\n"
+                                                     "MemoryPressure=\n"
+                                                     "[Worker a]\n"
+                                                     "ExecStart=/bin/a\n"
+                                                     "MemoryBudget=10M\n"
+                                                     "MemoryBudget=\n"
+                                                     "Supervisor=x\n"
+                                                     "Supervisor=\n"
+                                                     "StopSignal=KILL\n"
+                                                     "StopSignal=\n"
+                                                     "User=root\n"
+                                                     "User=\n"
+                                                     "TasksMax=5\n"
+                                                     "TasksMax=\n"
+                                                     "Restart=no\n"
+                                                     "Restart=\n"
+                                                     "[Worker b]\n"
+                                                     "ExecStart=/bin/b\n"
+                                                     "MemoryBudget=max\n"
+                                                     "TasksMax=infinity\n"
+                                                     "[AMQP]\n"
+                                                     "URL=amqp://x/\n"
+                                                     "URL=\n"
+                                                     "Exchange=e\n"
+                                                     "Exchange=\n");
 
         assert_false(c->dyno.memory_limit.set);
         assert_true(c->dyno.recycle_at.percent);
@@ -506,13 +505,12 @@ static void test_empty_and_amqp(void **state) {
 }
 
 static void test_strategies_and_policies(void **state) {
-        _cleanup_(config_freep) Config *c = parse_ok(
-                "[Supervisor a]\nStrategy=one-for-one\n"
-                "[Supervisor b]\nStrategy=one-for-all\n"
-                "[Supervisor c]\nStrategy=rest-for-one\n"
-                "[Worker x]\nExecStart=/x\nRestart=always\n"
-                "[Worker y]\nExecStart=/y\nRestart=on-failure\n"
-                "[Worker z]\nExecStart=/z\nRestart=no\nInstances=1000\n");
+        _cleanup_(config_freep) Config *c = parse_ok("[Supervisor a]\nStrategy=one-for-one\n"
+                                                     "[Supervisor b]\nStrategy=one-for-all\n"
+                                                     "[Supervisor c]\nStrategy=rest-for-one\n"
+                                                     "[Worker x]\nExecStart=/x\nRestart=always\n"
+                                                     "[Worker y]\nExecStart=/y\nRestart=on-failure\n"
+                                                     "[Worker z]\nExecStart=/z\nRestart=no\nInstances=1000\n");
 
         assert_int_equal(c->supervisors[0].strategy, STRATEGY_ONE_FOR_ONE);
         assert_int_equal(c->supervisors[1].strategy, STRATEGY_ONE_FOR_ALL);
@@ -534,8 +532,8 @@ static void test_strategies_and_policies(void **state) {
 }
 
 static void test_size_resolve(void **state) {
-        ConfigSize unset = {}, abs = { .set = true, .value = 1234 }, pct = { .set = true, .percent = true, .value = 125 },
-                   full = { .set = true, .percent = true, .value = 1000 };
+        ConfigSize unset = {}, abs = {.set = true, .value = 1234}, pct = {.set = true, .percent = true, .value = 125},
+                   full = {.set = true, .percent = true, .value = 1000};
 
         assert_int_equal(config_size_resolve(&unset, MB(512)), SIZE_UNSET);
         assert_int_equal(config_size_resolve(NULL, MB(512)), SIZE_UNSET);
@@ -575,8 +573,10 @@ static void test_dump(void **state) {
 
         assert_contains(out, "dyno: limit 512M (536870912 bytes), recycle at 90% = 460.8M (483183820 bytes)\n");
         assert_contains(out, "\n  worker http: budget 64M (67108864 bytes)\n    exec: /bin/http\n");
-        assert_contains(out, "\n  supervisor dam: rest-for-one, budget 300M (314572800 bytes), at most 5 restarts in 1min\n");
-        assert_contains(out, "\n    worker queuer: budget 12.5% = 64M (67108864 bytes), 3 instances queuer@1..queuer@3\n");
+        assert_contains(
+                out, "\n  supervisor dam: rest-for-one, budget 300M (314572800 bytes), at most 5 restarts in 1min\n");
+        assert_contains(out,
+                        "\n    worker queuer: budget 12.5% = 64M (67108864 bytes), 3 instances queuer@1..queuer@3\n");
         assert_contains(out, "      restart always (backoff 100ms..30s), stop SIGTERM then cgroup.kill after 10s\n");
         assert_contains(out, "      watchdog off, max lifetime 1h, idle timeout off\n");
         assert_contains(out, "      user (inherit), group (inherit), directory (inherit), tasks max 10\n");
@@ -587,9 +587,10 @@ static void test_dump(void **state) {
         assert_true(strstr(out, "worker queuer") < strstr(out, "worker pusher"));
 
         /* with the limit detected at runtime */
-        c->dyno.memory_limit = (ConfigSize) {};
+        c->dyno.memory_limit = (ConfigSize){};
         out2 = dump(c, MB(1024));
-        assert_contains(out2, "dyno: limit 1G (1073741824 bytes) detected, recycle at 90% = 921.6M (966367641 bytes)\n");
+        assert_contains(out2,
+                        "dyno: limit 1G (1073741824 bytes) detected, recycle at 90% = 921.6M (966367641 bytes)\n");
         assert_contains(out2, "worker queuer: budget 12.5% = 128M (134217728 bytes)");
         free(out2);
         out2 = dump(c, SIZE_UNSET);
@@ -605,13 +606,15 @@ static void test_syntax_errors(void **state) {
         assert_error("[Dyno]\ngarbage\n", "test.conf:2: missing '=' in \"garbage\"");
         assert_error("[Dyno]\n=5\n", "test.conf:2: missing key before '='");
         assert_error("[Dyno]\nMemory Limit=5\n", "test.conf:2: invalid key name \"Memory Limit\"");
-        assert_error_len("[Dyno]\nMemoryLimit=1G\0\n", sizeof("[Dyno]\nMemoryLimit=1G\0\n") - 1, "test.conf:2: NUL byte in line");
+        assert_error_len("[Dyno]\nMemoryLimit=1G\0\n", sizeof("[Dyno]\nMemoryLimit=1G\0\n") - 1,
+                         "test.conf:2: NUL byte in line");
 }
 
 static void test_section_errors(void **state) {
         assert_error("\n\n[Wroker x]\n",
                      "test.conf:3: unknown section \"Wroker x\" (expected Dyno, Supervisor NAME, Worker NAME or AMQP)");
-        assert_error("[dyno]\n", "test.conf:1: unknown section \"dyno\" (expected Dyno, Supervisor NAME, Worker NAME or AMQP)");
+        assert_error("[dyno]\n",
+                     "test.conf:1: unknown section \"dyno\" (expected Dyno, Supervisor NAME, Worker NAME or AMQP)");
         assert_error("[]\n", "test.conf:1: unknown section \"\" (expected Dyno, Supervisor NAME, Worker NAME or AMQP)");
         assert_error("[Worker]\n", "test.conf:1: section [Worker] needs a name: [Worker NAME]");
         assert_error("[Supervisor  ]\n", "test.conf:1: section [Supervisor] needs a name: [Supervisor NAME]");
@@ -625,11 +628,15 @@ static void test_section_errors(void **state) {
 
 static void test_unknown_keys(void **state) {
         assert_error("[Worker a]\nExecStrat=/bin/true\n", "test.conf:2: ExecStrat: unknown key in [Worker a]");
-        assert_error("[Worker a]\nmemorybudget=1M\n", "test.conf:2: memorybudget: unknown key in [Worker a] (did you mean MemoryBudget=?)");
-        assert_error("[Dyno]\nExecStart=/bin/true\n", "test.conf:2: ExecStart: unknown key in [Dyno] (it belongs in [Worker NAME])");
-        assert_error("[Worker a]\nRecycleAt=5%\n", "test.conf:2: RecycleAt: unknown key in [Worker a] (it belongs in [Dyno])");
+        assert_error("[Worker a]\nmemorybudget=1M\n",
+                     "test.conf:2: memorybudget: unknown key in [Worker a] (did you mean MemoryBudget=?)");
+        assert_error("[Dyno]\nExecStart=/bin/true\n",
+                     "test.conf:2: ExecStart: unknown key in [Dyno] (it belongs in [Worker NAME])");
+        assert_error("[Worker a]\nRecycleAt=5%\n",
+                     "test.conf:2: RecycleAt: unknown key in [Worker a] (it belongs in [Dyno])");
         assert_error("[AMQP]\nurl=amqp://x/\n", "test.conf:2: url: unknown key in [AMQP] (did you mean URL=?)");
-        assert_error("[Supervisor s]\nInstances=2\n", "test.conf:2: Instances: unknown key in [Supervisor s] (it belongs in [Worker NAME])");
+        assert_error("[Supervisor s]\nInstances=2\n",
+                     "test.conf:2: Instances: unknown key in [Supervisor s] (it belongs in [Worker NAME])");
 }
 
 #define W "[Worker a]\nExecStart=/bin/true\n"
@@ -639,58 +646,71 @@ static void test_value_errors(void **state) {
                 const char *text;
                 const char *error;
         } table[] = {
-                { W "MemoryBudget=12Q\n", "test.conf:3: MemoryBudget: invalid size \"12Q\"" },
-                { W "MemoryBudget=101%\n", "test.conf:3: MemoryBudget: size out of range \"101%\"" },
-                { W "MemoryBudget=0\n", "test.conf:3: MemoryBudget: invalid size \"0\" (must be greater than zero)" },
-                { W "MemoryBudget=-5M\n", "test.conf:3: MemoryBudget: invalid size \"-5M\"" },
-                { "[Dyno]\nMemoryLimit=50%\n", "test.conf:2: MemoryLimit: invalid size \"50%\" (must be absolute, not a percentage)" },
-                { "[Dyno]\nMemoryLimit=99999999T\n", "test.conf:2: MemoryLimit: size out of range \"99999999T\"" },
-                { "[Dyno]\nRecycleAt=100%\n", "test.conf:2: RecycleAt: invalid size \"100%\" (must be below 100%)" },
-                { "[Dyno]\nRecycleAt=0%\n", "test.conf:2: RecycleAt: invalid size \"0%\" (must be greater than zero)" },
-                { "[Dyno]\nRestartWindowSec=0\n", "test.conf:2: RestartWindowSec: invalid duration \"0\" (must be greater than zero)" },
-                { "[Dyno]\nRecyclesCountAsRestarts=maybe\n", "test.conf:2: RecyclesCountAsRestarts: invalid boolean \"maybe\"" },
-                { W "StopTimeoutSec=10 parsecs\n", "test.conf:3: StopTimeoutSec: invalid duration \"10 parsecs\"" },
-                { W "RestartSec=infinity\n", "test.conf:3: RestartSec: invalid duration \"infinity\" (must be finite)" },
-                { W "RestartMaxSec=5124095577h\n", "test.conf:3: RestartMaxSec: duration out of range \"5124095577h\"" },
-                { W "MaxLifetimeSec=876600h 1s\n", "test.conf:3: MaxLifetimeSec: duration out of range \"876600h 1s\" (at most 100 years)" },
-                { W "Instances=0\n", "test.conf:3: Instances: invalid number \"0\" (must be between 1 and 1000)" },
-                { W "Instances=1001\n", "test.conf:3: Instances: invalid number \"1001\" (must be between 1 and 1000)" },
-                { W "Instances=99999999999999999999999\n",
-                  "test.conf:3: Instances: invalid number \"99999999999999999999999\" (must be between 1 and 1000)" },
-                { W "Instances=2x\n", "test.conf:3: Instances: invalid number \"2x\"" },
-                { "[Supervisor s]\nMaxRestarts=-1\n", "test.conf:2: MaxRestarts: invalid number \"-1\"" },
-                { "[Supervisor s]\nMaxRestarts=0x10\n", "test.conf:2: MaxRestarts: invalid number \"0x10\"" },
-                { "[Supervisor s]\nMaxRestarts=4294967296\n",
-                  "test.conf:2: MaxRestarts: invalid number \"4294967296\" (must be between 0 and 4294967295)" },
-                { W "ReplaceFirst=maybe\n", "test.conf:3: ReplaceFirst: invalid boolean \"maybe\"" },
-                { W "StopSignal=SIGFOO\n", "test.conf:3: StopSignal: invalid signal \"SIGFOO\"" },
-                { W "StopSignal=0\n", "test.conf:3: StopSignal: invalid signal \"0\"" },
-                { "[Supervisor s]\nStrategy=one-for-none\n",
-                  "test.conf:2: Strategy: invalid strategy \"one-for-none\" (expected one-for-one, one-for-all or rest-for-one)" },
-                { W "Restart=sometimes\n", "test.conf:3: Restart: invalid restart policy \"sometimes\" (expected always, on-failure or no)" },
-                { "[Worker a]\nExecStart=/bin/sh -c 'oops\n",
-                  "test.conf:2: ExecStart: invalid command line \"/bin/sh -c 'oops\" (unbalanced quotes or trailing backslash)" },
-                { "[Worker a]\nExecStart=node app.js\n", "test.conf:2: ExecStart: program is not an absolute path \"node\"" },
-                { "[Worker a]\nExecStart=''\n", "test.conf:2: ExecStart: program is not an absolute path \"\"" },
-                { W "Environment=FOO\n", "test.conf:3: Environment: invalid environment assignment \"FOO\" (expected NAME=VALUE)" },
-                { W "Environment=A=1 1X=y\n", "test.conf:3: Environment: invalid environment variable name \"1X=y\"" },
-                { W "Environment==x\n", "test.conf:3: Environment: invalid environment variable name \"=x\"" },
-                { W "Environment=\"A=unterminated\n", "test.conf:3: Environment: invalid quoting in \"\\\"A=unterminated\"" },
-                { W "User=a:b\n", "test.conf:3: User: invalid user name \"a:b\"" },
-                { W "User=-rf\n", "test.conf:3: User: invalid user name \"-rf\"" },
-                { W "Group=4294967295\n", "test.conf:3: Group: invalid group name \"4294967295\"" },
-                { W "WorkingDirectory=srv/app\n", "test.conf:3: WorkingDirectory: invalid path \"srv/app\" (must be absolute)" },
-                { W "TasksMax=0\n", "test.conf:3: TasksMax: invalid number \"0\" (expected a positive number or \"max\")" },
-                { W "TasksMax=lots\n", "test.conf:3: TasksMax: invalid number \"lots\" (expected a positive number or \"max\")" },
-                { W "MemoryPressure=some 1s\n",
-                  "test.conf:3: MemoryPressure: invalid pressure trigger \"some 1s\" (expected \"some|full STALL WINDOW\" or \"no\")" },
-                { W "MemoryPressure=some 2s 1s\n",
-                  "test.conf:3: MemoryPressure: pressure trigger out of range \"some 2s 1s\" (the window must be 500ms..10s, the stall above 0 and within the window)" },
-                { W "Supervisor=a@b\n", "test.conf:3: Supervisor: invalid supervisor name \"a@b\"" },
-                { "[AMQP]\nURL=http://guest@localhost/\n",
-                  "test.conf:2: URL: invalid AMQP URL \"http://guest@localhost/\" (expected amqp://... or amqps://...)" },
-                { "[AMQP]\nExchange=a b\n", "test.conf:2: Exchange: invalid exchange name \"a b\"" },
-                { "[AMQP]\nSampleIntervalSec=0\n", "test.conf:2: SampleIntervalSec: invalid duration \"0\" (must be greater than zero)" },
+                {W "MemoryBudget=12Q\n", "test.conf:3: MemoryBudget: invalid size \"12Q\""},
+                {W "MemoryBudget=101%\n", "test.conf:3: MemoryBudget: size out of range \"101%\""},
+                {W "MemoryBudget=0\n", "test.conf:3: MemoryBudget: invalid size \"0\" (must be greater than zero)"},
+                {W "MemoryBudget=-5M\n", "test.conf:3: MemoryBudget: invalid size \"-5M\""},
+                {"[Dyno]\nMemoryLimit=50%\n",
+                 "test.conf:2: MemoryLimit: invalid size \"50%\" (must be absolute, not a percentage)"},
+                {"[Dyno]\nMemoryLimit=99999999T\n", "test.conf:2: MemoryLimit: size out of range \"99999999T\""},
+                {"[Dyno]\nRecycleAt=100%\n", "test.conf:2: RecycleAt: invalid size \"100%\" (must be below 100%)"},
+                {"[Dyno]\nRecycleAt=0%\n", "test.conf:2: RecycleAt: invalid size \"0%\" (must be greater than zero)"},
+                {"[Dyno]\nRestartWindowSec=0\n",
+                 "test.conf:2: RestartWindowSec: invalid duration \"0\" (must be greater than zero)"},
+                {"[Dyno]\nRecyclesCountAsRestarts=maybe\n",
+                 "test.conf:2: RecyclesCountAsRestarts: invalid boolean \"maybe\""},
+                {W "StopTimeoutSec=10 parsecs\n", "test.conf:3: StopTimeoutSec: invalid duration \"10 parsecs\""},
+                {W "RestartSec=infinity\n", "test.conf:3: RestartSec: invalid duration \"infinity\" (must be finite)"},
+                {W "RestartMaxSec=5124095577h\n", "test.conf:3: RestartMaxSec: duration out of range \"5124095577h\""},
+                {W "MaxLifetimeSec=876600h 1s\n",
+                 "test.conf:3: MaxLifetimeSec: duration out of range \"876600h 1s\" (at most 100 years)"},
+                {W "Instances=0\n", "test.conf:3: Instances: invalid number \"0\" (must be between 1 and 1000)"},
+                {W "Instances=1001\n", "test.conf:3: Instances: invalid number \"1001\" (must be between 1 and 1000)"},
+                {W "Instances=99999999999999999999999\n",
+                 "test.conf:3: Instances: invalid number \"99999999999999999999999\" (must be between 1 and 1000)"},
+                {W "Instances=2x\n", "test.conf:3: Instances: invalid number \"2x\""},
+                {"[Supervisor s]\nMaxRestarts=-1\n", "test.conf:2: MaxRestarts: invalid number \"-1\""},
+                {"[Supervisor s]\nMaxRestarts=0x10\n", "test.conf:2: MaxRestarts: invalid number \"0x10\""},
+                {"[Supervisor s]\nMaxRestarts=4294967296\n",
+                 "test.conf:2: MaxRestarts: invalid number \"4294967296\" (must be between 0 and 4294967295)"},
+                {W "ReplaceFirst=maybe\n", "test.conf:3: ReplaceFirst: invalid boolean \"maybe\""},
+                {W "StopSignal=SIGFOO\n", "test.conf:3: StopSignal: invalid signal \"SIGFOO\""},
+                {W "StopSignal=0\n", "test.conf:3: StopSignal: invalid signal \"0\""},
+                {"[Supervisor s]\nStrategy=one-for-none\n", "test.conf:2: Strategy: invalid strategy \"one-for-none\" "
+                                                            "(expected one-for-one, one-for-all or rest-for-one)"},
+                {W "Restart=sometimes\n",
+                 "test.conf:3: Restart: invalid restart policy \"sometimes\" (expected always, on-failure or no)"},
+                {"[Worker a]\nExecStart=/bin/sh -c 'oops\n", "test.conf:2: ExecStart: invalid command line \"/bin/sh "
+                                                             "-c 'oops\" (unbalanced quotes or trailing backslash)"},
+                {"[Worker a]\nExecStart=node app.js\n",
+                 "test.conf:2: ExecStart: program is not an absolute path \"node\""},
+                {"[Worker a]\nExecStart=''\n", "test.conf:2: ExecStart: program is not an absolute path \"\""},
+                {W "Environment=FOO\n",
+                 "test.conf:3: Environment: invalid environment assignment \"FOO\" (expected NAME=VALUE)"},
+                {W "Environment=A=1 1X=y\n", "test.conf:3: Environment: invalid environment variable name \"1X=y\""},
+                {W "Environment==x\n", "test.conf:3: Environment: invalid environment variable name \"=x\""},
+                {W "Environment=\"A=unterminated\n",
+                 "test.conf:3: Environment: invalid quoting in \"\\\"A=unterminated\""},
+                {W "User=a:b\n", "test.conf:3: User: invalid user name \"a:b\""},
+                {W "User=-rf\n", "test.conf:3: User: invalid user name \"-rf\""},
+                {W "Group=4294967295\n", "test.conf:3: Group: invalid group name \"4294967295\""},
+                {W "WorkingDirectory=srv/app\n",
+                 "test.conf:3: WorkingDirectory: invalid path \"srv/app\" (must be absolute)"},
+                {W "TasksMax=0\n",
+                 "test.conf:3: TasksMax: invalid number \"0\" (expected a positive number or \"max\")"},
+                {W "TasksMax=lots\n",
+                 "test.conf:3: TasksMax: invalid number \"lots\" (expected a positive number or \"max\")"},
+                {W "MemoryPressure=some 1s\n", "test.conf:3: MemoryPressure: invalid pressure trigger \"some 1s\" "
+                                               "(expected \"some|full STALL WINDOW\" or \"no\")"},
+                {W "MemoryPressure=some 2s 1s\n",
+                 "test.conf:3: MemoryPressure: pressure trigger out of range \"some 2s 1s\" (the window must be "
+                 "500ms..10s, the stall above 0 and within the window)"},
+                {W "Supervisor=a@b\n", "test.conf:3: Supervisor: invalid supervisor name \"a@b\""},
+                {"[AMQP]\nURL=http://guest@localhost/\n",
+                 "test.conf:2: URL: invalid AMQP URL \"http://guest@localhost/\" (expected amqp://... or amqps://...)"},
+                {"[AMQP]\nExchange=a b\n", "test.conf:2: Exchange: invalid exchange name \"a b\""},
+                {"[AMQP]\nSampleIntervalSec=0\n",
+                 "test.conf:2: SampleIntervalSec: invalid duration \"0\" (must be greater than zero)"},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -700,8 +720,10 @@ static void test_value_errors(void **state) {
 static void test_validation_errors(void **state) {
         assert_error("[Dyno]\n\n[Worker a]\nMemoryBudget=1M\n", "test.conf:3: ExecStart: not set in [Worker a]");
         assert_error(W "Supervisor=nope\n", "test.conf:3: Supervisor: no such [Supervisor NAME] section: \"nope\"");
-        assert_error("[Dyno]\nMemoryLimit=512M\nRecycleAt=600M\n", "test.conf:3: RecycleAt: 600M is not below MemoryLimit=512M");
-        assert_error("[Dyno]\nRecycleAt=512M\nMemoryLimit=512M\n", "test.conf:2: RecycleAt: 512M is not below MemoryLimit=512M");
+        assert_error("[Dyno]\nMemoryLimit=512M\nRecycleAt=600M\n",
+                     "test.conf:3: RecycleAt: 600M is not below MemoryLimit=512M");
+        assert_error("[Dyno]\nRecycleAt=512M\nMemoryLimit=512M\n",
+                     "test.conf:2: RecycleAt: 512M is not below MemoryLimit=512M");
         assert_error("[Supervisor dam]\n[Worker x]\nExecStart=/x\n[Worker dam]\nExecStart=/bin/true\n",
                      "test.conf:4: [Worker dam] has the same name as [Supervisor dam] at test.conf:1");
 }
@@ -778,7 +800,11 @@ static void test_line_numbers(void **state) {
         assert_non_null(text);
         n += (size_t) sprintf(text + n, "[Dyno]\n");
         for (int i = 0; i < 3000; i++)
-                n += (size_t) sprintf(text + n, i % 3 == 0 ? "# comment %d\n" : i % 3 == 1 ? "\n" : "MaxRestarts=%d\n", i);
+                n += (size_t) sprintf(text + n,
+                                      i % 3 == 0   ? "# comment %d\n"
+                                      : i % 3 == 1 ? "\n"
+                                                   : "MaxRestarts=%d\n",
+                                      i);
         sprintf(text + n, "Bogus=1\n");
         assert_error(text, "test.conf:3002: Bogus: unknown key in [Dyno]");
 }
@@ -872,7 +898,8 @@ static void test_load_dropins(void **state) {
 
         /* Ten more, created in a scrambled order: only a real sort (by strcmp) gives this
          * Environment= order, whatever order readdir() returns them in. */
-        static const char *const names[] = { "55-e", "50-d", "7-z", "05-a", "52-d2", "a-late", "40-c", "099-b", "Z-upper", "5-y" };
+        static const char *const names[] = {"55-e",   "50-d", "7-z",   "05-a",    "52-d2",
+                                            "a-late", "40-c", "099-b", "Z-upper", "5-y"};
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 _cleanup_free_ char *name = NULL, *content = NULL;
 
@@ -884,8 +911,9 @@ static void test_load_dropins(void **state) {
         assert_int_equal(config_load(main_path, &c, &err), 0);
         /* 05-a 099-b 10-first 20-middle 30-last 40-c 5-y 50-d 52-d2 55-e 7-z Z-upper a-late */
         static const char *const expected_env[] = {
-                "A=1", "ORDER=a-late", /* ORDER= replaced in place by each later file */
-                "Fa=1", "Fb=1", "B=2", "C=3", "Fc=1", "Fy=1", "Fd=1", "Fd2=1", "Fe=1", "Fz=1", "Fupper=1", "Flate=1",
+                "A=1",  "ORDER=a-late", /* ORDER= replaced in place by each later file */
+                "Fa=1", "Fb=1",         "B=2",  "C=3",  "Fc=1",     "Fy=1",
+                "Fd=1", "Fd2=1",        "Fe=1", "Fz=1", "Fupper=1", "Flate=1",
         };
         char **e = c->workers[0].environment;
         assert_int_equal(strv_length(e), ELEMENTSOF(expected_env));
@@ -904,7 +932,8 @@ static void test_load_errors(void **state) {
         /* missing main file */
         assert_int_equal(config_load(main_path, &c, &err), -ENOENT);
         assert_null(c);
-        assert_true(asprintf(&expected, "%s: cannot read configuration file: No such file or directory", main_path) > 0);
+        assert_true(asprintf(&expected, "%s: cannot read configuration file: No such file or directory", main_path) >
+                    0);
         assert_string_equal(err, expected);
         err = mfree_str(err);
         expected = mfree_str(expected);
@@ -932,7 +961,8 @@ static void test_load_errors(void **state) {
         /* a validation error found after merging names the file that set the key */
         write_file(dropin_dir, "50-bad.conf", "[Worker a]\nSupervisor=ghost\n");
         assert_int_equal(config_load(main_path, &c, &err), -EINVAL);
-        assert_true(asprintf(&expected, "%s/50-bad.conf:2: Supervisor: no such [Supervisor NAME] section: \"ghost\"", dropin_dir) > 0);
+        assert_true(asprintf(&expected, "%s/50-bad.conf:2: Supervisor: no such [Supervisor NAME] section: \"ghost\"",
+                             dropin_dir) > 0);
         assert_string_equal(err, expected);
         err = mfree_str(err);
         expected = mfree_str(expected);

@@ -14,7 +14,7 @@
 
 #include "parse-util.h"
 
-#define SENTINEL_SIZE ((ConfigSize) { .set = true, .percent = true, .value = 4242 })
+#define SENTINEL_SIZE ((ConfigSize){.set = true, .percent = true, .value = 4242})
 
 static void assert_size(const char *s, bool percent, uint64_t value) {
         ConfigSize v = {};
@@ -23,8 +23,8 @@ static void assert_size(const char *s, bool percent, uint64_t value) {
                 fail_msg("parse_size(\"%s\") failed", s);
         assert_true(v.set);
         if (v.percent != percent || v.value != value)
-                fail_msg("parse_size(\"%s\") = %s%ju, expected %s%ju", s, v.percent ? "permille " : "", (uintmax_t) v.value,
-                         percent ? "permille " : "", (uintmax_t) value);
+                fail_msg("parse_size(\"%s\") = %s%ju, expected %s%ju", s, v.percent ? "permille " : "",
+                         (uintmax_t) v.value, percent ? "permille " : "", (uintmax_t) value);
 }
 
 static void assert_size_fails(const char *s, int error) {
@@ -87,7 +87,7 @@ static void test_size_boundaries(void **state) {
         assert_size_fails("18446744073709551616", -ERANGE);
         assert_size_fails("99999999999999999999999999999999", -ERANGE);
         assert_size("16777215T", false, UINT64_MAX - (UINT64_C(1) << 40) + 1);
-        assert_size_fails("16777216T", -ERANGE); /* 2^64 */
+        assert_size_fails("16777216T", -ERANGE);                      /* 2^64 */
         assert_size_fails("16777215.99999999999999999999T", -ERANGE); /* lands on UINT64_MAX */
         assert_size("17179869183G", false, UINT64_C(17179869183) << 30);
         assert_size_fails("17179869184G", -ERANGE);
@@ -194,9 +194,9 @@ static void test_duration_invalid(void **state) {
 }
 
 static void test_boolean(void **state) {
-        static const char *const yes[] = { "1", "yes", "YES", "Yes", "y", "true", "TRUE", "t", "on", "On" };
-        static const char *const no[] = { "0", "no", "NO", "n", "false", "False", "f", "off", "OFF" };
-        static const char *const bad[] = { "", "2", "yess", " yes", "yes ", "nope", "enable", "-1", "oui" };
+        static const char *const yes[] = {"1", "yes", "YES", "Yes", "y", "true", "TRUE", "t", "on", "On"};
+        static const char *const no[] = {"0", "no", "NO", "n", "false", "False", "f", "off", "OFF"};
+        static const char *const bad[] = {"", "2", "yess", " yes", "yes ", "nope", "enable", "-1", "oui"};
 
         for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
                 bool b = false;
@@ -216,7 +216,7 @@ static void test_boolean(void **state) {
                 assert_int_equal(parse_boolean(bad[i], &b), -EINVAL);
                 assert_true(b);
         }
-        assert_int_equal(parse_boolean(NULL, &(bool) { false }), -EINVAL);
+        assert_int_equal(parse_boolean(NULL, &(bool){false}), -EINVAL);
 }
 
 static void assert_signal(const char *s, int expected) {
@@ -228,9 +228,10 @@ static void assert_signal(const char *s, int expected) {
 
 static void test_signal(void **state) {
         static const char *const bad[] = {
-                "", "SIG", "sigterm", "term", "SIGFOO", "0", "65", "-15", "+15", "15x", " 15", "15 ", "SIG15",
-                "SIGSIGTERM", "SIGRTMIN+", "SIGRTMIN-1", "SIGRTMAX+1", "SIGRTMIN+99", "SIGRTMIN+-1", "RTMINX",
-                "99999999999999999999", "SIGTERM\n",
+                "",          "SIG",        "sigterm",    "term",        "SIGFOO",      "0",      "65",
+                "-15",       "+15",        "15x",        " 15",         "15 ",         "SIG15",  "SIGSIGTERM",
+                "SIGRTMIN+", "SIGRTMIN-1", "SIGRTMAX+1", "SIGRTMIN+99", "SIGRTMIN+-1", "RTMINX", "99999999999999999999",
+                "SIGTERM\n",
         };
 
         assert_signal("SIGTERM", SIGTERM);
@@ -271,7 +272,7 @@ static void assert_words(const char *s, const char *const *expected) {
         assert_null(l[n]);
 }
 
-#define WORDS(...) ((const char *const[]) { __VA_ARGS__, NULL })
+#define WORDS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static void test_command_line(void **state) {
         assert_words("/bin/true", WORDS("/bin/true"));
@@ -307,7 +308,8 @@ static void test_command_line_long(void **state) {
 }
 
 static void test_command_line_invalid(void **state) {
-        static const char *const bad[] = { "", "   ", "\t\n", "'abc", "\"abc", "a 'b", "a\\", "\"a\\\"", "'it''s", "x \"\\" };
+        static const char *const bad[] = {"",     "   ", "\t\n",    "'abc",   "\"abc",
+                                          "a 'b", "a\\", "\"a\\\"", "'it''s", "x \"\\"};
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 char **l = (char **) 0x1;
@@ -316,11 +318,11 @@ static void test_command_line_invalid(void **state) {
                         fail_msg("parse_command_line(\"%s\") accepted", bad[i]);
                 assert_ptr_equal(l, (char **) 0x1);
         }
-        assert_int_equal(parse_command_line(NULL, &(char **) { NULL }), -EINVAL);
+        assert_int_equal(parse_command_line(NULL, &(char **){NULL}), -EINVAL);
 }
 
 static void assert_pressure(const char *s, bool full, usec_t stall, usec_t window) {
-        PressureConfig p = { .full = !full, .stall_usec = 1, .window_usec = 1 };
+        PressureConfig p = {.full = !full, .stall_usec = 1, .window_usec = 1};
 
         if (parse_pressure(s, &p) != 0)
                 fail_msg("parse_pressure(\"%s\") failed", s);
@@ -334,15 +336,23 @@ static void test_pressure(void **state) {
                 const char *s;
                 int error;
         } bad[] = {
-                { "", -EINVAL },                  { "yes", -EINVAL },
-                { "some", -EINVAL },              { "some 150ms", -EINVAL },
-                { "some 150ms 1s x", -EINVAL },   { "half 100ms 1s", -EINVAL },
-                { "SOME 100ms 1s", -EINVAL },     { "some x 1s", -EINVAL },
-                { "some 100ms y", -EINVAL },      { "some -1ms 1s", -EINVAL },
-                { "somefull 1s 1s", -EINVAL },    { "some 0 1s", -ERANGE },
-                { "some 2s 1s", -ERANGE },        { "some 100ms 100ms", -ERANGE },
-                { "some 100ms 499ms", -ERANGE },  { "some 1s 11s", -ERANGE },
-                { "some infinity 1s", -ERANGE },
+                {"", -EINVAL},
+                {"yes", -EINVAL},
+                {"some", -EINVAL},
+                {"some 150ms", -EINVAL},
+                {"some 150ms 1s x", -EINVAL},
+                {"half 100ms 1s", -EINVAL},
+                {"SOME 100ms 1s", -EINVAL},
+                {"some x 1s", -EINVAL},
+                {"some 100ms y", -EINVAL},
+                {"some -1ms 1s", -EINVAL},
+                {"somefull 1s 1s", -EINVAL},
+                {"some 0 1s", -ERANGE},
+                {"some 2s 1s", -ERANGE},
+                {"some 100ms 100ms", -ERANGE},
+                {"some 100ms 499ms", -ERANGE},
+                {"some 1s 11s", -ERANGE},
+                {"some infinity 1s", -ERANGE},
         };
 
         assert_pressure("some 150ms 1s", false, 150 * USEC_PER_MSEC, USEC_PER_SEC);
@@ -355,7 +365,7 @@ static void test_pressure(void **state) {
         assert_pressure("0", false, 0, 0);
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                PressureConfig p = { .full = true, .stall_usec = 7, .window_usec = 8 };
+                PressureConfig p = {.full = true, .stall_usec = 7, .window_usec = 8};
                 int r = parse_pressure(bad[i].s, &p);
 
                 if (r != bad[i].error)
@@ -366,10 +376,12 @@ static void test_pressure(void **state) {
 
 static void test_name_is_valid(void **state) {
         char name[66];
-        static const char *const good[] = { "queuer", "a", "A-b_c.d", "connection_lock", "node.js", "memory", "x.", "0", "-" };
+        static const char *const good[] = {"queuer", "a", "A-b_c.d", "connection_lock", "node.js", "memory",
+                                           "x.",     "0", "-"};
         static const char *const bad[] = {
-                "", ".", "..", ".hidden", "a@1", "queuer@1", "a b", "a/b", "a\tb", "memory.high", "cgroup.procs",
-                "cpu.max", "io.weight", "pids.max", "\xc3\xa9", "a\n", "a:b", "*",
+                "",          ".",        "..",       ".hidden",     "a@1",          "queuer@1",
+                "a b",       "a/b",      "a\tb",     "memory.high", "cgroup.procs", "cpu.max",
+                "io.weight", "pids.max", "\xc3\xa9", "a\n",         "a:b",          "*",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(good); i++)

@@ -21,7 +21,7 @@
 
 /* A healthy running worker: 100 MiB budget, 20 MiB used, all of it its own, no time rules. */
 static WorkerSample worker_healthy(void) {
-        return (WorkerSample) {
+        return (WorkerSample){
                 .candidate = true,
                 .memory_current = 20 * MiB,
                 .unreclaimable = 20 * MiB,
@@ -35,14 +35,15 @@ static WorkerSample worker_healthy(void) {
 
 /* A dyno of 512 MiB that recycles at 460 MiB, comfortably below it. */
 static Snapshot snapshot_make(usec_t now, const WorkerSample *w, size_t n) {
-        return (Snapshot) {
+        return (Snapshot){
                 .now = now,
-                .dyno = {
-                        .memory_current = 100 * MiB,
-                        .unreclaimable = 100 * MiB,
-                        .memory_limit = 512 * MiB,
-                        .recycle_at = 460 * MiB,
-                },
+                .dyno =
+                        {
+                                .memory_current = 100 * MiB,
+                                .unreclaimable = 100 * MiB,
+                                .memory_limit = 512 * MiB,
+                                .recycle_at = 460 * MiB,
+                        },
                 .workers = w,
                 .n_workers = n,
         };
@@ -71,8 +72,8 @@ static void assert_untouched(const PolicyAction *a) {
         assert_int_equal(a->budget_bytes, action_sentinel.budget_bytes);
 }
 
-static void assert_action(const PolicyAction *a, size_t worker, RecycleReason reason,
-                          uint64_t memory_bytes, uint64_t budget_bytes) {
+static void assert_action(const PolicyAction *a, size_t worker, RecycleReason reason, uint64_t memory_bytes,
+                          uint64_t budget_bytes) {
         assert_int_equal(a->worker, worker);
         assert_string_equal(recycle_reason_to_string(a->reason), recycle_reason_to_string(reason));
         assert_int_equal(a->reason, reason);
@@ -110,7 +111,7 @@ static void test_empty_snapshot(void **state) {
 }
 
 static void test_healthy_does_nothing(void **state) {
-        WorkerSample w[3] = { worker_healthy(), worker_healthy(), worker_healthy() };
+        WorkerSample w[3] = {worker_healthy(), worker_healthy(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 3);
         PolicyAction a;
 
@@ -119,7 +120,7 @@ static void test_healthy_does_nothing(void **state) {
 }
 
 static void test_budget_leaker_recycled(void **state) {
-        WorkerSample w[2] = { worker_healthy(), worker_healthy() };
+        WorkerSample w[2] = {worker_healthy(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 2);
         PolicyAction a;
 
@@ -133,7 +134,7 @@ static void test_budget_leaker_recycled(void **state) {
 }
 
 static void test_budget_steady_heap_not_recycled(void **state) {
-        WorkerSample w[1] = { worker_healthy() };
+        WorkerSample w[1] = {worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 1);
         PolicyAction a;
 
@@ -147,7 +148,7 @@ static void test_budget_steady_heap_not_recycled(void **state) {
 }
 
 static void test_budget_threshold_boundary(void **state) {
-        WorkerSample w[1] = { worker_healthy() };
+        WorkerSample w[1] = {worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 1);
         PolicyAction a;
 
@@ -173,7 +174,7 @@ static void test_budget_threshold_boundary(void **state) {
 }
 
 static void test_budget_unlimited_never_trips(void **state) {
-        WorkerSample w[1] = { worker_healthy() };
+        WorkerSample w[1] = {worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 1);
         PolicyAction a;
 
@@ -190,7 +191,7 @@ static void test_budget_unlimited_never_trips(void **state) {
 }
 
 static void test_budget_huge_no_overflow(void **state) {
-        WorkerSample w[1] = { worker_healthy() };
+        WorkerSample w[1] = {worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 1);
         PolicyAction a;
 
@@ -219,7 +220,7 @@ static WorkerSample worker_streamer(void) {
 }
 
 static void test_streamer_not_recycled(void **state) {
-        WorkerSample w[1] = { worker_streamer() };
+        WorkerSample w[1] = {worker_streamer()};
         Snapshot s = snapshot_make(NOW, w, 1);
         PolicyAction a;
 
@@ -234,7 +235,7 @@ static void test_streamer_not_recycled(void **state) {
 }
 
 static void test_pressure_mostly_unreclaimable(void **state) {
-        WorkerSample w[2] = { worker_streamer(), worker_healthy() };
+        WorkerSample w[2] = {worker_streamer(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 2);
         PolicyAction a;
 
@@ -284,12 +285,12 @@ static void test_pressure_mostly_unreclaimable(void **state) {
 }
 
 static void test_pressure_boundary(void **state) {
-        WorkerSample w[1] = { worker_healthy() };
+        WorkerSample w[1] = {worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 1);
         PolicyAction a;
 
         w[0].pressure_fired = true;
-        w[0].budget = 600;        /* 500 is 833 permille of it: near its budget, not over */
+        w[0].budget = 600; /* 500 is 833 permille of it: near its budget, not over */
         w[0].memory_current = 1000;
         w[0].unreclaimable = 500; /* exactly 500 permille */
         assert_int_equal(decide(&s, &a), 1);
@@ -307,7 +308,7 @@ static void test_pressure_boundary(void **state) {
 }
 
 static void test_non_candidates_ignored(void **state) {
-        WorkerSample w[3] = { worker_healthy(), worker_healthy(), worker_healthy() };
+        WorkerSample w[3] = {worker_healthy(), worker_healthy(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 3);
         PolicyAction a;
 
@@ -345,7 +346,7 @@ static void test_non_candidates_ignored(void **state) {
 /* One worker that matches every per-worker rule; switch them off one by one, in precedence
  * order: watchdog, budget, pressure, lifetime, idle. */
 static void test_precedence_within_worker(void **state) {
-        WorkerSample w[1] = { worker_healthy() };
+        WorkerSample w[1] = {worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 1);
         PolicyAction a;
 
@@ -385,7 +386,7 @@ static void test_precedence_within_worker(void **state) {
 }
 
 static void test_precedence_index_order(void **state) {
-        WorkerSample w[3] = { worker_healthy(), worker_healthy(), worker_healthy() };
+        WorkerSample w[3] = {worker_healthy(), worker_healthy(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 3);
         PolicyAction a;
 
@@ -406,7 +407,7 @@ static void test_precedence_index_order(void **state) {
 }
 
 static void test_worker_rules_before_dyno(void **state) {
-        WorkerSample w[2] = { worker_healthy(), worker_healthy() };
+        WorkerSample w[2] = {worker_healthy(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 2);
         PolicyAction a;
 
@@ -426,7 +427,7 @@ static void test_worker_rules_before_dyno(void **state) {
 }
 
 static void test_dyno_limit_largest_overage(void **state) {
-        WorkerSample w[3] = { worker_healthy(), worker_healthy(), worker_healthy() };
+        WorkerSample w[3] = {worker_healthy(), worker_healthy(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 3);
         PolicyAction a;
 
@@ -459,7 +460,7 @@ static void test_dyno_limit_largest_overage(void **state) {
 }
 
 static void test_dyno_limit_largest_usage_without_overage(void **state) {
-        WorkerSample w[4] = { worker_healthy(), worker_healthy(), worker_healthy(), worker_healthy() };
+        WorkerSample w[4] = {worker_healthy(), worker_healthy(), worker_healthy(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 4);
         PolicyAction a;
 
@@ -477,7 +478,7 @@ static void test_dyno_limit_largest_usage_without_overage(void **state) {
 }
 
 static void test_dyno_limit_tie_lowest_index(void **state) {
-        WorkerSample w[4] = { worker_healthy(), worker_healthy(), worker_healthy(), worker_healthy() };
+        WorkerSample w[4] = {worker_healthy(), worker_healthy(), worker_healthy(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 4);
         PolicyAction a;
 
@@ -497,7 +498,7 @@ static void test_dyno_limit_tie_lowest_index(void **state) {
 }
 
 static void test_dyno_limit_never_non_candidate(void **state) {
-        WorkerSample w[3] = { worker_healthy(), worker_healthy(), worker_healthy() };
+        WorkerSample w[3] = {worker_healthy(), worker_healthy(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 3);
         PolicyAction a;
 
@@ -519,7 +520,7 @@ static void test_dyno_limit_never_non_candidate(void **state) {
 }
 
 static void test_dyno_limit_below_recycle_at(void **state) {
-        WorkerSample w[2] = { worker_healthy(), worker_healthy() };
+        WorkerSample w[2] = {worker_healthy(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 2);
         PolicyAction a;
 
@@ -542,7 +543,7 @@ static void test_dyno_limit_below_recycle_at(void **state) {
 }
 
 static void test_dyno_holdoff_in_progress(void **state) {
-        WorkerSample w[3] = { worker_healthy(), worker_healthy(), worker_healthy() };
+        WorkerSample w[3] = {worker_healthy(), worker_healthy(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 3);
         PolicyAction a;
 
@@ -587,7 +588,7 @@ static void test_dyno_holdoff_in_progress(void **state) {
 }
 
 static void test_dyno_holdoff_cooldown(void **state) {
-        WorkerSample w[2] = { worker_healthy(), worker_healthy() };
+        WorkerSample w[2] = {worker_healthy(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 2);
         PolicyAction a;
 
@@ -627,15 +628,15 @@ static void test_dyno_holdoff_cooldown(void **state) {
 }
 
 static void test_dyno_pressure_highest_avg10(void **state) {
-        WorkerSample w[4] = { worker_healthy(), worker_healthy(), worker_streamer(), worker_healthy() };
+        WorkerSample w[4] = {worker_healthy(), worker_healthy(), worker_streamer(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 4);
         PolicyAction a;
 
         s.dyno.pressure_fired = true;
         w[0].pressure_some_avg10 = 10.0;
         w[1].pressure_some_avg10 = 30.5;
-        w[2].pressure_fired = false;       /* its own trigger quiet; the dyno's fired */
-        w[2].pressure_some_avg10 = 80.0;   /* the highest, but it is page cache */
+        w[2].pressure_fired = false;     /* its own trigger quiet; the dyno's fired */
+        w[2].pressure_some_avg10 = 80.0; /* the highest, but it is page cache */
         w[3].pressure_some_avg10 = 30.25;
 
         assert_int_equal(decide(&s, &a), 1);
@@ -648,7 +649,7 @@ static void test_dyno_pressure_highest_avg10(void **state) {
 }
 
 static void test_dyno_pressure_ties_and_nan(void **state) {
-        WorkerSample w[3] = { worker_healthy(), worker_healthy(), worker_healthy() };
+        WorkerSample w[3] = {worker_healthy(), worker_healthy(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 3);
         PolicyAction a;
 
@@ -673,7 +674,7 @@ static void test_dyno_pressure_ties_and_nan(void **state) {
 }
 
 static void test_dyno_limit_before_dyno_pressure(void **state) {
-        WorkerSample w[2] = { worker_healthy(), worker_healthy() };
+        WorkerSample w[2] = {worker_healthy(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 2);
         PolicyAction a;
 
@@ -691,7 +692,7 @@ static void test_dyno_limit_before_dyno_pressure(void **state) {
 }
 
 static void test_lifetime_boundary(void **state) {
-        WorkerSample w[1] = { worker_healthy() };
+        WorkerSample w[1] = {worker_healthy()};
         Snapshot s = snapshot_make(0, w, 1);
         PolicyAction a;
 
@@ -715,7 +716,7 @@ static void test_lifetime_boundary(void **state) {
 }
 
 static void test_idle_boundary(void **state) {
-        WorkerSample w[1] = { worker_healthy() };
+        WorkerSample w[1] = {worker_healthy()};
         Snapshot s = snapshot_make(0, w, 1);
         PolicyAction a;
 
@@ -739,7 +740,7 @@ static void test_idle_boundary(void **state) {
 }
 
 static void test_idle_counts_from_start(void **state) {
-        WorkerSample w[1] = { worker_healthy() };
+        WorkerSample w[1] = {worker_healthy()};
         Snapshot s = snapshot_make(0, w, 1);
         PolicyAction a;
 
@@ -759,7 +760,7 @@ static void test_idle_counts_from_start(void **state) {
 }
 
 static void test_watchdog_boundary(void **state) {
-        WorkerSample w[1] = { worker_healthy() };
+        WorkerSample w[1] = {worker_healthy()};
         Snapshot s = snapshot_make(0, w, 1);
         PolicyAction a;
 
@@ -784,7 +785,7 @@ static void test_watchdog_boundary(void **state) {
 }
 
 static void test_next_deadline_minimum(void **state) {
-        WorkerSample w[4] = { worker_healthy(), worker_healthy(), worker_healthy(), worker_healthy() };
+        WorkerSample w[4] = {worker_healthy(), worker_healthy(), worker_healthy(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 4);
 
         /* No time rules anywhere. */
@@ -795,11 +796,11 @@ static void test_next_deadline_minimum(void **state) {
                 w[i].last_cpu_activity_usec = NOW - 2 * USEC_PER_SEC;
                 w[i].last_watchdog_usec = NOW - USEC_PER_SEC;
         }
-        w[0].max_lifetime_usec = 3600 * USEC_PER_SEC;   /* NOW + 3590 s */
-        w[1].idle_timeout_usec = 60 * USEC_PER_SEC;     /* NOW + 58 s */
-        w[1].watchdog_usec = 20 * USEC_PER_SEC;         /* NOW + 19 s: the earliest */
-        w[2].idle_timeout_usec = 30 * USEC_PER_SEC;     /* NOW + 28 s */
-        w[3].candidate = false;                         /* earlier still, but not a candidate */
+        w[0].max_lifetime_usec = 3600 * USEC_PER_SEC; /* NOW + 3590 s */
+        w[1].idle_timeout_usec = 60 * USEC_PER_SEC;   /* NOW + 58 s */
+        w[1].watchdog_usec = 20 * USEC_PER_SEC;       /* NOW + 19 s: the earliest */
+        w[2].idle_timeout_usec = 30 * USEC_PER_SEC;   /* NOW + 28 s */
+        w[3].candidate = false;                       /* earlier still, but not a candidate */
         w[3].watchdog_usec = 2 * USEC_PER_SEC;
 
         assert_int_equal(policy_next_deadline(&s), NOW + 19 * USEC_PER_SEC);
@@ -816,7 +817,7 @@ static void test_next_deadline_minimum(void **state) {
 }
 
 static void test_next_deadline_saturates(void **state) {
-        WorkerSample w[1] = { worker_healthy() };
+        WorkerSample w[1] = {worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 1);
         PolicyAction a;
 
@@ -833,7 +834,7 @@ static void test_next_deadline_saturates(void **state) {
 }
 
 static void test_snapshot_not_modified(void **state) {
-        WorkerSample w[2] = { worker_healthy(), worker_healthy() };
+        WorkerSample w[2] = {worker_healthy(), worker_healthy()};
         WorkerSample copy[2];
         Snapshot s = snapshot_make(NOW, w, 2);
         PolicyAction a;

@@ -142,14 +142,22 @@ static void test_strategies(void **state) {
         bool a[5];
 
         strategy_affected(STRATEGY_ONE_FOR_ONE, 5, 2, a);
-        assert_false(a[0]); assert_false(a[1]); assert_true(a[2]); assert_false(a[3]); assert_false(a[4]);
+        assert_false(a[0]);
+        assert_false(a[1]);
+        assert_true(a[2]);
+        assert_false(a[3]);
+        assert_false(a[4]);
 
         strategy_affected(STRATEGY_ONE_FOR_ALL, 5, 2, a);
         for (int i = 0; i < 5; i++)
                 assert_true(a[i]);
 
         strategy_affected(STRATEGY_REST_FOR_ONE, 5, 2, a);
-        assert_false(a[0]); assert_false(a[1]); assert_true(a[2]); assert_true(a[3]); assert_true(a[4]);
+        assert_false(a[0]);
+        assert_false(a[1]);
+        assert_true(a[2]);
+        assert_true(a[3]);
+        assert_true(a[4]);
 
         strategy_affected(STRATEGY_REST_FOR_ONE, 5, 0, a);
         for (int i = 0; i < 5; i++)
@@ -162,11 +170,16 @@ static void test_strategies(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_state_names),   cmocka_unit_test(test_lifecycle),
-                cmocka_unit_test(test_invalid_transitions), cmocka_unit_test(test_fail_and_recover),
-                cmocka_unit_test(test_active),        cmocka_unit_test(test_intensity),
-                cmocka_unit_test(test_intensity_overflow), cmocka_unit_test(test_backoff),
-                cmocka_unit_test(test_restart_policy), cmocka_unit_test(test_strategies),
+                cmocka_unit_test(test_state_names),
+                cmocka_unit_test(test_lifecycle),
+                cmocka_unit_test(test_invalid_transitions),
+                cmocka_unit_test(test_fail_and_recover),
+                cmocka_unit_test(test_active),
+                cmocka_unit_test(test_intensity),
+                cmocka_unit_test(test_intensity_overflow),
+                cmocka_unit_test(test_backoff),
+                cmocka_unit_test(test_restart_policy),
+                cmocka_unit_test(test_strategies),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
