@@ -97,9 +97,7 @@ static int manager_apply_dyno_limits(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set memory.max of '%s': %m", m->dyno_path);
         r = cgroup_write_u64(&m->root, m->dyno_path, "memory.high",
-                             m->dyno_brake_released
-                                     ? m->recycle_at_bytes + (m->dyno_limit_bytes - m->recycle_at_bytes) / 2
-                                     : m->recycle_at_bytes);
+                             m->dyno_brake_released ? manager_dyno_drain_high(m) : m->recycle_at_bytes);
         if (r < 0)
                 return log_error_errno(r, "Failed to set memory.high of '%s': %m", m->dyno_path);
         return 0;

@@ -179,6 +179,11 @@ int manager_persist_budget(Manager *m, Worker *w, uint64_t bytes);
 Worker *manager_find_worker(Manager *m, const char *name);
 usec_t now_usec(void);
 
+/* The dyno's memory.high while a worker drains: halfway from RecycleAt to MemoryLimit. */
+static inline uint64_t manager_dyno_drain_high(const Manager *m) {
+        return m->recycle_at_bytes + (m->dyno_limit_bytes - m->recycle_at_bytes) / 2;
+}
+
 /* worker.c */
 int worker_new(Manager *m, Group *g, const WorkerConfig *cfg, unsigned instance, Worker **ret);
 Worker *worker_free(Worker *w);
@@ -198,7 +203,9 @@ void monitor_worker_close(Worker *w);
 int monitor_dyno_open(Manager *m);
 void monitor_dyno_close(Manager *m);
 void monitor_evaluate(Manager *m);
-void monitor_release_brake(Manager *m, Worker *w);
+/* Lifts a draining node's memory.high by a bounded allowance, and the dyno's own brake halfway
+ * to its limit (see monitor.c). */
+void monitor_release_brake(Manager *m, const char *cgroup_path, uint64_t budget_bytes);
 void monitor_restore_brake(Manager *m, Worker *w);
 void monitor_restore_dyno_brake(Manager *m);
 

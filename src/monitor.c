@@ -374,20 +374,19 @@ void monitor_dyno_close(Manager *m) {
  * the worker's memory.high by a bounded allowance (a quarter of its budget, at least 16 MiB, at
  * most half of the dyno's remaining headroom), and the dyno's own brake halfway to its limit;
  * memory.max on the dyno stays the hard backstop. */
-void monitor_release_brake(Manager *m, Worker *w) {
+void monitor_release_brake(Manager *m, const char *cgroup_path, uint64_t budget_bytes) {
         uint64_t headroom = m->dyno_limit_bytes > m->dyno_current ? (m->dyno_limit_bytes - m->dyno_current) / 2 : 0;
         int r;
 
-        if (w->budget_bytes != UINT64_MAX) {
-                uint64_t extra = MIN(MAX(w->budget_bytes / 4, 16 * MIB), headroom);
-                r = cgroup_write_u64(&m->root, w->cgroup_path, "memory.high", w->budget_bytes + extra);
+        if (budget_bytes != UINT64_MAX) {
+                uint64_t extra = MIN(MAX(budget_bytes / 4, 16 * MIB), headroom);
+                r = cgroup_write_u64(&m->root, cgroup_path, "memory.high", budget_bytes + extra);
                 if (r < 0 && r != -ENOENT)
                         log_warning_errno(r, "Failed to lift memory.high of '%s' for the drain, ignoring: %m",
-                                          w->cgroup_path);
+                                          cgroup_path);
         }
         if (!m->dyno_brake_released && m->recycle_at_bytes < m->dyno_limit_bytes) {
-                r = cgroup_write_u64(&m->root, m->dyno_path, "memory.high",
-                                     m->recycle_at_bytes + (m->dyno_limit_bytes - m->recycle_at_bytes) / 2);
+                r = cgroup_write_u64(&m->root, m->dyno_path, "memory.high", manager_dyno_drain_high(m));
                 if (r < 0)
                         log_warning_errno(r, "Failed to lift the dyno's memory.high for a drain, ignoring: %m");
                 else

@@ -364,9 +364,7 @@ void worker_retire_now(Worker *w) {
                 return;
         r->signaled = true;
         if (r->release_brake)
-                (void) cgroup_write_u64(&m->root, r->cgroup_path, "memory.high",
-                                        UINT64_MAX == w->budget_bytes ? UINT64_MAX
-                                                                      : w->budget_bytes + w->budget_bytes / 4);
+                monitor_release_brake(m, r->cgroup_path, w->budget_bytes);
         if (syscall(SYS_pidfd_send_signal, r->pidfd, w->cfg->stop_signal, NULL, 0) < 0 && errno != ESRCH)
                 log_warning_errno(errno, "Failed to signal the replaced incarnation of %s: %m", w->name);
         log_info("Worker %s: stopping the replaced incarnation (pid %d).", w->name, (int) r->pid);
@@ -674,7 +672,7 @@ int worker_recycle(Worker *w, RecycleReason reason, uint64_t memory_bytes, uint6
         if (r == 0) {
                 w->recycle_reason = reason;
                 if (memory)
-                        monitor_release_brake(m, w);
+                        monitor_release_brake(m, w->cgroup_path, w->budget_bytes);
                 r = worker_stop(w, /* restart_after= */ true);
         } else if (r > 0)
                 r = 0;

@@ -16,41 +16,9 @@ WORK=$(mktemp -d /tmp/cgw.XXXXXX)
 CONF=$WORK/cgwatch.conf
 LOG=$WORK/cgwatchd.log
 DAEMON_PID=
-PASSED=0
-FAILED=0
 MiB=$((1024 * 1024))
 
-say() { printf '%s\n' "$*"; }
-
-ok() {
-        PASSED=$((PASSED + 1))
-        say "ok - $*"
-}
-
-not_ok() {
-        FAILED=$((FAILED + 1))
-        say "FAIL - $*"
-}
-
-# check DESCRIPTION COMMAND...: passes when COMMAND succeeds.
-check() {
-        local d=$1
-        shift
-        if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-
-# wait_for SECONDS COMMAND...: polls COMMAND every 50 ms (this is the test observing, not the
-# daemon) and returns its status at the end.
-wait_for() {
-        local limit=$1 i=0
-        shift
-        while ! "$@"; do
-                i=$((i + 1))
-                [ $i -ge $((limit * 20)) ] && return 1
-                sleep 0.05
-        done
-        return 0
-}
+. "$(dirname "${BASH_SOURCE[0]}")/assert.sh"
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 

@@ -6,22 +6,7 @@
 set -u
 BUILD=${CGWATCH_BUILD:?}
 SRC=${CGWATCH_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-PASSED=0 FAILED=0
-say() { printf '%s\n' "$*"; }
-check() {
-        local d=$1
-        shift
-        if "$@"; then PASSED=$((PASSED + 1)); say "ok - $d"; else FAILED=$((FAILED + 1)); say "FAIL - $d"; fi
-}
-wait_for() {
-        local limit=$1 i=0
-        shift
-        while ! "$@"; do
-                i=$((i + 1))
-                [ $i -ge $((limit * 10)) ] && return 1
-                sleep 0.1
-        done
-}
+. "$(dirname "$0")/assert.sh"
 [ "$(cat /proc/1/comm)" = systemd ] || { say "SKIP: PID 1 is not systemd (run me with tests/vm/run --systemd)"; exit 77; }
 
 # Install as a package would (the guest's root is a throwaway overlay).
