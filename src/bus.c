@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* D-Bus: org.cgwatch1 on the system bus. Thin handlers: unpack, check the caller, call the
- * manager, reply. Reads are open to everyone (SD_BUS_VTABLE_UNPRIVILEGED); anything that changes
+/* D-Bus (see bus.h). Reads are open to everyone (SD_BUS_VTABLE_UNPRIVILEGED); anything that changes
  * state checks the caller's effective uid here as well as in the installed policy file. */
 
 #include <errno.h>
@@ -10,9 +9,21 @@
 
 #include <systemd/sd-bus.h>
 
+#include "bus-queue.h"
+#include "bus.h"
+#include "cgroup-parse.h"
 #include "cgwatch/cgwatch.h"
 #include "log.h"
-#include "manager.h"
+
+struct Bus {
+        sd_bus *bus;
+        sd_event_source *flush_source; /* post source: one flush per loop iteration */
+        BusQueue queue;
+        const CgroupRoot *root;
+        const BusOps *ops;
+        void *userdata;
+        const char *version;
+};
 
 static int check_privileged(sd_bus_message *msg, sd_bus_error *error) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
@@ -30,32 +41,42 @@ static int check_privileged(sd_bus_message *msg, sd_bus_error *error) {
         return 0;
 }
 
-static Worker *worker_from_name(Manager *m, const char *name, sd_bus_error *error) {
-        Worker *w = manager_find_worker(m, name);
+static Worker *worker_from_name(Bus *b, const char *name, sd_bus_error *error) {
+        Worker *w = b->ops->find_worker(b->userdata, name);
         if (!w)
                 sd_bus_error_setf(error, "org.cgwatch1.NoSuchWorker", "No worker named '%s'.", name);
         return w;
 }
 
 /* For the writes: the caller must be root, and the worker must exist. Returns 0 and *ret. */
-static int privileged_worker(sd_bus_message *msg, Manager *m, const char *name, sd_bus_error *error, Worker **ret) {
+static int privileged_worker(sd_bus_message *msg, Bus *b, const char *name, sd_bus_error *error, Worker **ret) {
         int r = check_privileged(msg, error);
         if (r < 0)
                 return r;
-        *ret = worker_from_name(m, name, error);
+        *ret = worker_from_name(b, name, error);
         return *ret ? 0 : -ENOENT;
 }
 
-static uint64_t worker_memory_current(Worker *w) {
+static uint64_t worker_read_u64(Worker *w, const char *file) {
         uint64_t v = 0;
         if (worker_state_is_active(w->state))
-                (void) cgroup_read_u64(&w->manager->root, w->cgroup_path, "memory.current", &v);
+                (void) cgroup_read_u64(w->ctx->root, w->cgroup_path, file, &v);
         return v;
+}
+
+static int worker_read_stat(Worker *w, MemoryStat *ret) {
+        char buf[8192];
+        *ret = (MemoryStat){};
+        if (!worker_state_is_active(w->state))
+                return 0;
+        if (cgroup_read_file(w->ctx->root, w->cgroup_path, "memory.stat", buf, sizeof buf) < 0)
+                return 0;
+        return memory_stat_parse(buf, strlen(buf), ret);
 }
 
 static int method_list_workers(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        Manager *m = userdata;
+        Bus *b = userdata;
         int r;
 
         r = sd_bus_message_new_method_return(msg, &reply);
@@ -64,10 +85,10 @@ static int method_list_workers(sd_bus_message *msg, void *userdata, sd_bus_error
         r = sd_bus_message_open_container(reply, 'a', "(ssuttto)");
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < m->n_workers; i++) {
-                Worker *w = m->workers[i];
+        for (size_t i = 0, n = b->ops->n_workers(b->userdata); i < n; i++) {
+                Worker *w = b->ops->worker_at(b->userdata, i);
                 r = sd_bus_message_append(reply, "(ssuttto)", w->name, worker_state_to_string(w->state),
-                                          (uint32_t) w->pid, worker_memory_current(w), w->budget_bytes,
+                                          (uint32_t) w->pid, worker_read_u64(w, "memory.current"), w->budget_bytes,
                                           (uint64_t) w->recycles, w->object_path);
                 if (r < 0)
                         return r;
@@ -91,7 +112,7 @@ static int method_get_worker(sd_bus_message *msg, void *userdata, sd_bus_error *
 }
 
 static int method_set_budget(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+        Bus *b = userdata;
         const char *name;
         uint64_t bytes;
         int runtime, r;
@@ -100,30 +121,16 @@ static int method_set_budget(sd_bus_message *msg, void *userdata, sd_bus_error *
         r = sd_bus_message_read(msg, "stb", &name, &bytes, &runtime);
         if (r < 0)
                 return r;
-        r = privileged_worker(msg, m, name, error, &w);
+        r = privileged_worker(msg, b, name, error, &w);
         if (r < 0)
                 return r;
-        if (bytes == 0)
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
-                                        "A budget of 0 bytes would stop the worker dead.");
-        if (!runtime) {
-                r = manager_persist_budget(m, w, bytes);
-                if (r < 0)
-                        return sd_bus_error_set_errnof(error, r, "Failed to write the drop-in for %s: %m", name);
-        }
-        r = worker_set_budget(w, bytes);
+        r = b->ops->set_budget(b->userdata, w, bytes, runtime, error);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to set memory.high of %s: %m", name);
-        log_info("Worker %s: MemoryBudget set to %" PRIu64 " bytes over D-Bus%s.", w->name, bytes,
-                 runtime ? " (runtime only)" : "");
-        bus_emit_worker_changed(m, w);
-        monitor_evaluate(m);
+                return sd_bus_error_is_set(error) ? r : sd_bus_error_set_errnof(error, r, "Failed: %m");
         return sd_bus_reply_method_return(msg, NULL);
 }
 
-typedef enum WorkerOp { OP_RECYCLE, OP_RESTART, OP_STOP, OP_START } WorkerOp;
-
-static int worker_op(sd_bus_message *msg, Manager *m, WorkerOp op, sd_bus_error *error) {
+static int worker_op(sd_bus_message *msg, Bus *b, BusWorkerOp op, sd_bus_error *error) {
         const char *name;
         Worker *w;
         int r;
@@ -131,81 +138,78 @@ static int worker_op(sd_bus_message *msg, Manager *m, WorkerOp op, sd_bus_error 
         r = sd_bus_message_read(msg, "s", &name);
         if (r < 0)
                 return r;
-        r = privileged_worker(msg, m, name, error, &w);
+        r = privileged_worker(msg, b, name, error, &w);
         if (r < 0)
                 return r;
-        switch (op) {
-        case OP_RECYCLE:
-                if (!worker_state_is_active(w->state) || w->state == WORKER_STOPPING)
-                        return sd_bus_error_setf(error, "org.cgwatch1.NotRunning", "Worker %s is %s.", name,
-                                                 worker_state_to_string(w->state));
-                w->detect_usec = now_usec();
-                (void) cgroup_read_u64(&m->root, w->cgroup_path, "memory.current", &w->memory_current);
-                r = worker_recycle(w, RECYCLE_MANUAL, w->memory_current, w->budget_bytes);
-                break;
-        case OP_RESTART:
-                r = worker_state_is_active(w->state) ? worker_stop(w, /* restart_after= */ true) : worker_start(w);
-                break;
-        case OP_STOP:
-                r = worker_stop(w, /* restart_after= */ false);
-                break;
-        case OP_START:
-                r = worker_start(w);
-                break;
-        }
+        r = b->ops->worker_op(b->userdata, w, op, error);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed: %m");
+                return sd_bus_error_is_set(error) ? r : sd_bus_error_set_errnof(error, r, "Failed: %m");
         return sd_bus_reply_method_return(msg, NULL);
 }
 
 static int method_recycle(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return worker_op(msg, userdata, OP_RECYCLE, error);
+        return worker_op(msg, userdata, BUS_OP_RECYCLE, error);
 }
 static int method_restart(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return worker_op(msg, userdata, OP_RESTART, error);
+        return worker_op(msg, userdata, BUS_OP_RESTART, error);
 }
 static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return worker_op(msg, userdata, OP_STOP, error);
+        return worker_op(msg, userdata, BUS_OP_STOP, error);
 }
 static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return worker_op(msg, userdata, OP_START, error);
+        return worker_op(msg, userdata, BUS_OP_START, error);
 }
 
 static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
         int r = check_privileged(msg, error);
         if (r < 0)
                 return r;
-        r = manager_reload(userdata);
+        r = b->ops->reload(b->userdata, error);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r,
-                                               "Reload failed, the running configuration is kept (see the log): %m");
+                return sd_bus_error_is_set(error)
+                               ? r
+                               : sd_bus_error_set_errnof(
+                                         error, r,
+                                         "Reload failed, the running configuration is kept (see the log): %m");
         return sd_bus_reply_method_return(msg, NULL);
 }
 
 static int property_dyno(sd_bus *bus, const char *path, const char *interface, const char *property,
                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+        Bus *b = userdata;
+        BusDynoFacts d = {};
         uint64_t v = 0;
 
+        b->ops->dyno(b->userdata, &d);
+        if (streq(property, "DynoPressureSomeAvg10") || streq(property, "DynoPressureFullAvg10")) {
+                char buf[512];
+                MemoryPressure p = {};
+                if (d.cgroup && cgroup_read_file(b->root, d.cgroup, "memory.pressure", buf, sizeof buf) >= 0)
+                        (void) memory_pressure_parse(buf, strlen(buf), &p);
+                return sd_bus_message_append(reply, "d",
+                                             streq(property, "DynoPressureSomeAvg10") ? p.some.avg10 : p.full.avg10);
+        }
         if (streq(property, "DynoMemoryLimit"))
-                v = m->dyno_limit_bytes;
-        else if (streq(property, "DynoMemoryCurrent"))
-                (void) cgroup_read_u64(&m->root, m->dyno_path, "memory.current", &v);
-        else if (streq(property, "DynoMemoryPeak"))
-                (void) cgroup_read_u64(&m->root, m->dyno_path, "memory.peak", &v);
+                v = d.limit_bytes;
         else if (streq(property, "DynoRecycleAt"))
-                v = m->recycle_at_bytes;
+                v = d.recycle_at_bytes;
+        else if (d.cgroup)
+                (void) cgroup_read_u64(b->root, d.cgroup,
+                                       streq(property, "DynoMemoryCurrent") ? "memory.current" : "memory.peak", &v);
         return sd_bus_message_append(reply, "t", v);
 }
 
 /* clang-format off */
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Version", "s", NULL, offsetof(Manager, version), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Version", "s", NULL, offsetof(Bus, version), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("DynoMemoryLimit", "t", property_dyno, 0, 0),
         SD_BUS_PROPERTY("DynoRecycleAt", "t", property_dyno, 0, 0),
         SD_BUS_PROPERTY("DynoMemoryCurrent", "t", property_dyno, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
         SD_BUS_PROPERTY("DynoMemoryPeak", "t", property_dyno, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
+        SD_BUS_PROPERTY("DynoPressureSomeAvg10", "d", property_dyno, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
+        SD_BUS_PROPERTY("DynoPressureFullAvg10", "d", property_dyno, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
         SD_BUS_METHOD_WITH_NAMES("ListWorkers", NULL, , "a(ssuttto)", SD_BUS_PARAM(workers), method_list_workers,
                                  SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("GetWorker", "s", SD_BUS_PARAM(name), "o", SD_BUS_PARAM(path), method_get_worker,
@@ -223,15 +227,17 @@ static const sd_bus_vtable manager_vtable[] = {
 };
 /* clang-format on */
 
-/* Worker objects: one per worker under /org/cgwatch1/worker/, found by decoding the path. */
+/* Worker objects: one per worker under /org/cgwatch1/worker/, found by decoding the path; the
+ * object's userdata is the Worker. */
 static int worker_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
                        sd_bus_error *error) {
         _cleanup_free_ char *name = NULL;
+        Bus *b = userdata;
         Worker *w;
         int r = sd_bus_path_decode(path, CGWATCH_WORKER_PATH_PREFIX, &name);
         if (r <= 0)
                 return r;
-        w = manager_find_worker(userdata, name);
+        w = b->ops->find_worker(b->userdata, name);
         if (!w)
                 return 0;
         *ret_found = w;
@@ -239,12 +245,13 @@ static int worker_find(sd_bus *bus, const char *path, const char *interface, voi
 }
 
 static int worker_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***ret_nodes, sd_bus_error *error) {
-        Manager *m = userdata;
-        char **l = calloc(m->n_workers + 1, sizeof(char *));
+        Bus *b = userdata;
+        size_t n = b->ops->n_workers(b->userdata);
+        char **l = calloc(n + 1, sizeof(char *));
         if (!l)
                 return -ENOMEM;
-        for (size_t i = 0; i < m->n_workers; i++)
-                if (!(l[i] = strdup(m->workers[i]->object_path))) {
+        for (size_t i = 0; i < n; i++)
+                if (!(l[i] = strdup(b->ops->worker_at(b->userdata, i)->object_path))) {
                         strv_free(l);
                         return -ENOMEM;
                 }
@@ -255,7 +262,7 @@ static int worker_enumerate(sd_bus *bus, const char *prefix, void *userdata, cha
 static int property_worker(sd_bus *bus, const char *path, const char *interface, const char *property,
                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Worker *w = userdata;
-        uint64_t v = 0;
+        MemoryStat st;
 
         if (streq(property, "State"))
                 return sd_bus_message_append(reply, "s", worker_state_to_string(w->state));
@@ -271,81 +278,135 @@ static int property_worker(sd_bus *bus, const char *path, const char *interface,
                 return sd_bus_message_append(reply, "u", w->restarts);
         if (streq(property, "Recycles"))
                 return sd_bus_message_append(reply, "u", w->recycles);
+        if (streq(property, "Incarnation"))
+                return sd_bus_message_append(reply, "u", w->incarnation);
         if (streq(property, "MemoryBudget"))
                 return sd_bus_message_append(reply, "t", w->budget_bytes);
+        if (streq(property, "StartTimestamp"))
+                return sd_bus_message_append(reply, "t", w->pid > 0 ? (uint64_t) w->started_realtime_usec : 0);
         if (streq(property, "MemoryCurrent"))
-                v = worker_memory_current(w);
-        else if (streq(property, "MemoryPeak"))
-                (void) cgroup_read_u64(&w->manager->root, w->cgroup_path, "memory.peak", &v);
-        return sd_bus_message_append(reply, "t", v);
+                return sd_bus_message_append(reply, "t", worker_read_u64(w, "memory.current"));
+        if (streq(property, "MemoryPeak"))
+                return sd_bus_message_append(reply, "t", worker_read_u64(w, "memory.peak"));
+        (void) worker_read_stat(w, &st);
+        return sd_bus_message_append(reply, "t", streq(property, "MemoryAnon") ? st.anon : st.file);
 }
 
 /* clang-format off */
 static const sd_bus_vtable worker_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", NULL, offsetof(Worker, name), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("ControlGroup", "s", NULL, offsetof(Worker, cgroup_path), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ControlGroup", "s", NULL, offsetof(Worker, cgroup_path), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Supervisor", "s", property_worker, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("State", "s", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("MainPID", "u", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Incarnation", "u", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
         SD_BUS_PROPERTY("Restarts", "u", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Recycles", "u", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LastRecycleReason", "s", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("MemoryBudget", "t", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("StartTimestamp", "t", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("MemoryCurrent", "t", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
         SD_BUS_PROPERTY("MemoryPeak", "t", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
+        SD_BUS_PROPERTY("MemoryAnon", "t", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
+        SD_BUS_PROPERTY("MemoryFile", "t", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
         SD_BUS_VTABLE_END,
 };
 /* clang-format on */
 
-int bus_open(Manager *m) {
-        int r;
+/* The end of a loop iteration: one PropertiesChanged per worker with pending changes, values read
+ * now (the final ones). A worker gone meanwhile is skipped. */
+static int on_flush(sd_event_source *s, void *userdata) {
+        Bus *b = userdata;
 
-        r = sd_bus_open_system(&m->bus);
-        if (r < 0) {
-                /* No system bus (a container, the plain test VM): run without D-Bus, say so once. */
-                log_warning_errno(r, "Failed to connect to the system bus, running without D-Bus: %m");
-                return 0;
+        for (size_t i = 0; i < b->queue.n; i++) {
+                const BusQueueEntry *q = &b->queue.entries[i];
+                Worker *w = b->ops->find_worker(b->userdata, q->worker);
+                const char *names[9];
+                size_t n = 0;
+
+                if (!w)
+                        continue;
+                for (unsigned bit = 1; bit <= _WPROP_ALL && n < ELEMENTSOF(names) - 1; bit <<= 1)
+                        if (q->mask & bit)
+                                names[n++] = worker_property_name((WorkerProperty) bit);
+                names[n] = NULL;
+                (void) sd_bus_emit_properties_changed_strv(b->bus, w->object_path, CGWATCH_WORKER_INTERFACE,
+                                                           (char **) names);
         }
-        r = sd_bus_add_object_vtable(m->bus, NULL, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, manager_vtable, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add the manager object: %m");
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, CGWATCH_WORKER_PATH_PREFIX, CGWATCH_WORKER_INTERFACE,
-                                       worker_vtable, worker_find, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add worker objects: %m");
-        r = sd_bus_add_node_enumerator(m->bus, NULL, CGWATCH_WORKER_PATH_PREFIX, worker_enumerate, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add the worker enumerator: %m");
-        r = sd_bus_add_object_manager(m->bus, NULL, CGWATCH_MANAGER_PATH);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add the object manager: %m");
-        r = sd_bus_request_name(m->bus, CGWATCH_BUS_NAME, 0);
-        if (r < 0)
-                return log_error_errno(r, "Failed to acquire the bus name " CGWATCH_BUS_NAME
-                                          " (is another cgwatchd running, or the D-Bus policy not installed?): %m");
-        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        bus_queue_clear(&b->queue);
         return 0;
 }
 
-void bus_close(Manager *m) {
-        m->bus = sd_bus_flush_close_unref(m->bus);
+void bus_sink_emit(void *userdata, const Event *e) {
+        Bus *b = userdata;
+
+        if (!b || !b->bus)
+                return;
+        if (e->type == EVENT_RECYCLED)
+                (void) sd_bus_emit_signal(b->bus, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, "WorkerRecycled",
+                                          "sstt", e->worker, recycle_reason_to_string(e->reason), e->memory_bytes,
+                                          e->budget_bytes);
+        if (bus_queue_mark(&b->queue, e->worker ?: "", worker_properties_changed_by(e)) > 0)
+                (void) sd_event_source_set_enabled(b->flush_source, SD_EVENT_ONESHOT);
 }
 
-void bus_emit_recycled(Manager *m, Worker *w, RecycleReason reason, uint64_t memory_bytes, uint64_t budget_bytes) {
-        if (!m->bus)
-                return;
-        (void) sd_bus_emit_signal(m->bus, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, "WorkerRecycled", "sstt",
-                                  w->name, recycle_reason_to_string(reason), memory_bytes, budget_bytes);
-        (void) sd_bus_emit_properties_changed(m->bus, w->object_path, CGWATCH_WORKER_INTERFACE, "Recycles",
-                                              "LastRecycleReason", NULL);
+int bus_open(sd_event *event, const CgroupRoot *root, const char *bus_name, const BusOps *ops, void *userdata,
+             Bus **ret) {
+        _cleanup_(bus_freep) Bus *b = NULL;
+        int r;
+
+        b = calloc(1, sizeof *b);
+        if (!b)
+                return -ENOMEM;
+        b->root = root;
+        b->ops = ops;
+        b->userdata = userdata;
+        b->version = CGWATCH_VERSION;
+        r = sd_bus_open_system(&b->bus);
+        if (r < 0) {
+                /* No system bus (a container, the plain test VM): run without D-Bus, say so once. */
+                log_warning_errno(r, "Failed to connect to the system bus, running without D-Bus: %m");
+                *ret = NULL;
+                return 0;
+        }
+        r = sd_bus_add_object_vtable(b->bus, NULL, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, manager_vtable, b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the manager object: %m");
+        r = sd_bus_add_fallback_vtable(b->bus, NULL, CGWATCH_WORKER_PATH_PREFIX, CGWATCH_WORKER_INTERFACE,
+                                       worker_vtable, worker_find, b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add worker objects: %m");
+        r = sd_bus_add_node_enumerator(b->bus, NULL, CGWATCH_WORKER_PATH_PREFIX, worker_enumerate, b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the worker enumerator: %m");
+        r = sd_bus_add_object_manager(b->bus, NULL, CGWATCH_MANAGER_PATH);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the object manager: %m");
+        r = sd_bus_request_name(b->bus, bus_name, 0);
+        if (r < 0)
+                return log_error_errno(r,
+                                       "Failed to acquire the bus name %s (is another cgwatchd running, or the D-Bus "
+                                       "policy not installed?): %m",
+                                       bus_name);
+        r = sd_bus_attach_event(b->bus, event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        r = sd_event_add_post(event, &b->flush_source, on_flush, b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the bus flush source: %m");
+        (void) sd_event_source_set_enabled(b->flush_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(b->flush_source, "bus-properties-flush");
+        *ret = TAKE_PTR(b);
+        return 0;
 }
 
-void bus_emit_worker_changed(Manager *m, Worker *w) {
-        if (!m->bus)
-                return;
-        (void) sd_bus_emit_properties_changed(m->bus, w->object_path, CGWATCH_WORKER_INTERFACE, "State", "MainPID",
-                                              "Restarts", "MemoryBudget", NULL);
+Bus *bus_free(Bus *b) {
+        if (!b)
+                return NULL;
+        sd_event_source_disable_unref(b->flush_source);
+        bus_queue_done(&b->queue);
+        sd_bus_flush_close_unref(b->bus);
+        free(b);
+        return NULL;
 }

@@ -56,15 +56,23 @@ typedef struct Event {
         bool replacement;    /* RECYCLED: ReplaceFirst spawned the replacement first */
         uint64_t drain_high; /* RECYCLED: memory.high lifted to this for the drain; 0 = left */
 
-        /* EXITED: siginfo of the exit; planned = we had asked it to stop. */
+        /* EXITED: siginfo of the exit; planned = we had asked it to stop; replaced = it was the old
+         * incarnation of a ReplaceFirst recycle (its replacement runs on). */
         int exit_code, exit_status;
         bool planned;
+        bool replaced;
 
         /* STATE_CHANGED */
         WorkerState old_state, new_state;
 
         /* Counters after the event. */
         unsigned restarts, recycles;
+
+        /* OOM_KILL: kills since the last report. */
+        unsigned oom_kills;
+
+        /* STOP_TIMEOUT: the StopTimeoutSec that passed. */
+        usec_t timeout_usec;
 
         /* GAVE_UP */
         unsigned max_restarts;
@@ -82,10 +90,10 @@ typedef struct Event {
 const char *event_type_to_string(EventType t);
 
 /* An Event with every number at its "none" value (budgets UINT64_MAX, reason NONE). */
-#define EVENT_INIT(t)                                                                                   \
-        ((Event){                                                                                       \
-                .type = (t),                                                                            \
-                .reason = RECYCLE_NONE,                                                                 \
-                .budget_bytes = UINT64_MAX,                                                             \
-                .old_budget_bytes = UINT64_MAX,                                                         \
+#define EVENT_INIT(t)                           \
+        ((Event){                               \
+                .type = (t),                    \
+                .reason = RECYCLE_NONE,         \
+                .budget_bytes = UINT64_MAX,     \
+                .old_budget_bytes = UINT64_MAX, \
         })

@@ -1,25 +1,23 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+/* Set-up, configuration (re)load, garbage collection and shutdown (see manager.h). */
+
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
-#include <time.h>
+#include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 
+#include "cgwatch/cgwatch.h"
 #include "log.h"
 #include "manager.h"
-
-usec_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
-}
+#include "sink-journal.h"
 
 static const char *const controllers[] = {"memory", "pids", "cpu", NULL};
 static const char *const required_controllers[] = {"memory", NULL};
@@ -55,6 +53,10 @@ static int array_push(void ***a, size_t *n, void *p) {
         na[(*n)++] = p;
         *a = na;
         return 0;
+}
+
+uint64_t manager_dyno_drain_high(const Manager *m) {
+        return m->recycle_at_bytes + (m->dyno_limit_bytes - m->recycle_at_bytes) / 2;
 }
 
 /* The smallest memory.max from our cgroup up to the root, else the machine's RAM. */
@@ -200,7 +202,6 @@ static int group_create(Manager *m, const SupervisorConfig *sc, Group **ret) {
 
         if (!g)
                 return -ENOMEM;
-        g->manager = m;
         if (sc) {
                 g->name = strdup(sc->name);
                 g->cgroup_path = cgroup_path_join(m->dyno_path, sc->name);
@@ -246,12 +247,7 @@ static bool worker_config_needs_restart(const WorkerConfig *a, const WorkerConfi
                a->pressure.full != b->pressure.full;
 }
 
-/* Builds or updates groups and workers from m->config. On the first call everything is new; on a
- * reload, workers are matched by name: budgets change in place, changed commands restart,
- * workers that disappeared are stopped and freed, new ones start. */
-static int manager_apply_config(Manager *m, bool reload) {
-        Worker **order = NULL;
-        size_t n_order = 0;
+static int manager_apply_groups(Manager *m) {
         int r;
 
         for (size_t i = 0; i < m->n_groups; i++)
@@ -275,7 +271,41 @@ static int manager_apply_config(Manager *m, bool reload) {
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
 
+/* An existing worker keeps running under the new config: budgets change in place, a changed
+ * command restarts it. */
+static void manager_update_worker(Manager *m, Worker *w, const WorkerConfig *wc) {
+        bool restart = worker_config_needs_restart(w->cfg, wc);
+        uint64_t budget = config_size_resolve(&wc->memory_budget, m->dyno_limit_bytes);
+        Event e;
+        int r;
+
+        w->cfg = wc;
+        r = worker_set_budget(w, budget, &e);
+        if (r < 0)
+                log_warning_errno(r, "Worker %s: failed to set memory.high, ignoring: %m", w->name);
+        else if (r > 0)
+                manager_handle_event(m, w, &e);
+        if (restart && worker_state_is_active(w->state)) {
+                log_info("Worker %s: configuration changed, restarting.", w->name);
+                (void) worker_stop(w, INTENT_RESTART);
+        }
+}
+
+/* Builds or updates groups and workers from m->config. On the first call everything is new; on a
+ * reload, workers are matched by name: budgets change in place, changed commands restart,
+ * workers that disappeared are stopped and freed, new ones start. */
+static int manager_apply_config(Manager *m, bool reload) {
+        _cleanup_free_ Worker **order = NULL;
+        Worker **fresh = NULL;
+        size_t n_order = 0, n_fresh = 0;
+        int r;
+
+        r = manager_apply_groups(m);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < m->n_workers; i++)
                 m->workers[i]->keep = false;
 
@@ -292,41 +322,31 @@ static int manager_apply_config(Manager *m, bool reload) {
                         else
                                 snprintf(name, sizeof name, "%s", wc->name);
                         w = manager_find_worker(m, name);
-                        if (w && w->group != g) {
-                                w->removing = true; /* moved to another supervisor: a new node */
+                        if (w && (w->group != g || w->intent == INTENT_REMOVE)) {
+                                /* Moved to another supervisor: the old one goes, a new one in a new node. */
+                                (void) worker_stop(w, INTENT_REMOVE);
                                 w = NULL;
                         }
-                        if (w && !w->removing) {
-                                bool restart = worker_config_needs_restart(w->cfg, wc);
-                                uint64_t budget = config_size_resolve(&wc->memory_budget, m->dyno_limit_bytes);
-                                w->cfg = wc;
-                                if (budget != w->budget_bytes) {
-                                        r = worker_set_budget(w, budget);
-                                        if (r < 0)
-                                                log_warning_errno(r,
-                                                                  "Worker %s: failed to set memory.high, ignoring: %m",
-                                                                  w->name);
-                                        else
-                                                log_info("Worker %s: MemoryBudget now %" PRIu64
-                                                         " bytes, applied in place.",
-                                                         w->name, budget);
-                                }
-                                if (restart && worker_state_is_active(w->state)) {
-                                        log_info("Worker %s: configuration changed, restarting.", w->name);
-                                        w->config_changed = true;
-                                        (void) worker_stop(w, /* restart_after= */ true);
-                                }
-                        } else {
-                                r = worker_new(m, g, wc, wc->instances > 1 ? k : 0, &w);
-                                if (r < 0)
+                        if (w)
+                                manager_update_worker(m, w, wc);
+                        else {
+                                r = worker_new(&m->worker_ctx, g, wc, wc->instances > 1 ? k : 0,
+                                               config_size_resolve(&wc->memory_budget, m->dyno_limit_bytes), &w);
+                                if (r < 0) {
+                                        free(fresh);
                                         return log_error_errno(r, "Failed to set up worker %s: %m", name);
-                                if (reload)
-                                        w->config_changed = true; /* start it below */
+                                }
+                                if (array_push((void ***) &fresh, &n_fresh, w) < 0) {
+                                        worker_free(w);
+                                        free(fresh);
+                                        return log_oom();
+                                }
                         }
                         w->keep = true;
-                        r = array_push((void ***) &order, &n_order, w);
-                        if (r < 0)
+                        if (array_push((void ***) &order, &n_order, w) < 0) {
+                                free(fresh);
                                 return log_oom();
+                        }
                 }
         }
 
@@ -335,28 +355,29 @@ static int manager_apply_config(Manager *m, bool reload) {
                 Worker *w = m->workers[i];
                 if (w->keep)
                         continue;
-                if (!w->removing)
+                if (w->intent != INTENT_REMOVE)
                         log_info("Worker %s: no longer configured, stopping.", w->name);
-                w->removing = true;
-                if (array_push((void ***) &order, &n_order, w) < 0)
+                (void) worker_stop(w, INTENT_REMOVE);
+                if (array_push((void ***) &order, &n_order, w) < 0) {
+                        free(fresh);
                         return log_oom();
-        }
-        free(m->workers);
-        m->workers = order;
-        m->n_workers = n_order;
-
-        for (size_t i = 0; i < m->n_workers; i++) {
-                Worker *w = m->workers[i];
-                if (w->removing) {
-                        w->restart_after_stop = false;
-                        (void) worker_stop(w, /* restart_after= */ false);
-                        if (!worker_state_is_active(w->state))
-                                manager_schedule_gc(m);
-                } else if (reload && w->config_changed && w->state == WORKER_STOPPED) {
-                        w->config_changed = false;
-                        (void) worker_start(w);
                 }
         }
+        WorkerSample *ns = realloc(m->samples, sizeof(WorkerSample) * (n_order ?: 1));
+        if (!ns) {
+                free(fresh);
+                return log_oom();
+        }
+        m->samples = ns;
+        free(m->workers);
+        m->workers = TAKE_PTR(order);
+        m->n_workers = n_order;
+        manager_schedule_gc(m);
+
+        if (reload)
+                for (size_t i = 0; i < n_fresh; i++)
+                        (void) manager_start_worker(m, fresh[i]);
+        free(fresh);
         return 0;
 }
 
@@ -367,13 +388,14 @@ static int on_gc(sd_event_source *s, void *userdata) {
 
         for (size_t i = 0; i < m->n_workers; i++) {
                 Worker *w = m->workers[i];
-                if (w->removing && !worker_state_is_active(w->state) && w->state != WORKER_BACKOFF) {
-                        monitor_worker_close(w);
+                bool removing = w->intent == INTENT_REMOVE;
+                if (removing && !worker_state_is_active(w->state) && w->state != WORKER_BACKOFF && !w->retiree) {
+                        w->watch = monitor_watch_free(w->watch);
                         (void) cgroup_remove(&m->root, w->cgroup_path);
                         worker_free(w);
                         continue;
                 }
-                any_removing = any_removing || w->removing;
+                any_removing = any_removing || removing;
                 m->workers[j++] = w;
         }
         m->n_workers = j;
@@ -451,10 +473,10 @@ int manager_reload(Manager *m) {
         m->retired[m->n_retired++] = m->config;
         m->config = TAKE_PTR(c);
         r = manager_apply_config(m, /* reload= */ true);
-        manager_schedule_gc(m);
         log_info("Configuration reloaded from %s.", m->config_path);
         (void) sd_notify(0, "READY=1");
         manager_update_status(m);
+        monitor_queue(m->monitor, 0);
         return r;
 }
 
@@ -497,8 +519,8 @@ static void manager_cleanup_cgroups(Manager *m) {
         int r;
 
         for (size_t i = 0; i < m->n_workers; i++)
-                monitor_worker_close(m->workers[i]);
-        monitor_dyno_close(m);
+                m->workers[i]->watch = monitor_watch_free(m->workers[i]->watch);
+        m->dyno_watch = monitor_watch_free(m->dyno_watch);
         r = cgroup_remove_recursive(&m->root, m->dyno_path);
         if (r < 0)
                 log_warning_errno(r, "Failed to remove the dyno cgroup '%s', ignoring: %m", m->dyno_path);
@@ -529,15 +551,13 @@ void manager_check_shutdown_done(Manager *m) {
 void manager_shutdown(Manager *m) {
         if (m->shutting_down)
                 return;
-        m->shutting_down = true;
+        m->shutting_down = m->worker_ctx.shutting_down = true;
         (void) sd_notify(0, "STOPPING=1");
         log_info("Stopping %zu workers.", m->n_workers);
         for (size_t i = 0; i < m->n_workers; i++) {
                 Worker *w = m->workers[i];
-                w->restart_after_stop = false;
                 worker_retire_now(w);
-                if (w->state == WORKER_BACKOFF || worker_state_is_active(w->state))
-                        (void) worker_stop(w, /* restart_after= */ false);
+                (void) worker_stop(w, INTENT_STOP);
         }
         manager_check_shutdown_done(m);
 }
@@ -551,20 +571,39 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+static int manager_setup_signals(Manager *m) {
+        static const int handled[] = {SIGTERM, SIGINT, SIGHUP};
+        sigset_t ss;
+        int r;
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        sigaddset(&ss, SIGCHLD); /* sd-event's pidfd child sources want it blocked */
+        sigprocmask(SIG_BLOCK, &ss, NULL);
+        for (size_t i = 0; i < ELEMENTSOF(handled); i++) {
+                r = sd_event_add_signal(m->event, NULL, handled[i], on_signal, m);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to watch signal %d: %m", handled[i]);
+        }
+        return 0;
+}
+
 int manager_new(const ManagerOptions *o, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         _cleanup_free_ char *err = NULL;
-        sigset_t ss;
         int r;
 
         m = calloc(1, sizeof *m);
         if (!m)
                 return log_oom();
-        m->root.fd = m->notify_fd = m->dyno_events_fd = m->dyno_psi_fd = -EBADF;
+        m->root.fd = -EBADF;
         m->policy = POLICY_CONFIG_DEFAULT;
-        m->version = CGWATCH_VERSION;
+        m->proc = o->proc;
         m->config_path = strdup(o->config_path);
-        if (!m->config_path)
+        m->bus_name = strdup(o->bus_name ?: CGWATCH_BUS_NAME);
+        if (!m->config_path || !m->bus_name)
                 return log_oom();
 
         r = config_load(o->config_path, &m->config, &err);
@@ -572,7 +611,6 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
                 log_error("%s", err ?: strerror(-r));
                 return -EINVAL;
         }
-
         if (m->config->amqp.enabled)
                 log_warning("[AMQP] is configured, but this version does not stream to RabbitMQ yet; ignoring it.");
 
@@ -580,35 +618,46 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate the event loop: %m");
         (void) sd_event_set_watchdog(m->event, true);
-        sigemptyset(&ss);
-        sigaddset(&ss, SIGTERM);
-        sigaddset(&ss, SIGINT);
-        sigaddset(&ss, SIGHUP);
-        sigaddset(&ss, SIGCHLD); /* sd-event's pidfd child sources want it blocked */
-        sigprocmask(SIG_BLOCK, &ss, NULL);
-        static const int handled[] = {SIGTERM, SIGINT, SIGHUP};
-        for (size_t i = 0; i < ELEMENTSOF(handled); i++) {
-                r = sd_event_add_signal(m->event, NULL, handled[i], on_signal, m);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to watch signal %d: %m", handled[i]);
-        }
+        r = manager_setup_signals(m);
+        if (r < 0)
+                return r;
+
+        /* The sinks, in the order they hear of each event. */
+        r = announce_add_sink(&m->announcer, "journal", journal_sink_emit, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the journal sink: %m");
 
         r = manager_setup_cgroups(m, o);
         if (r < 0)
                 return r;
-        r = monitor_dyno_open(m);
+        r = monitor_new(m->event, &m->root, manager_evaluate, m, &m->monitor);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the monitor: %m");
+        r = monitor_watch_open(m->monitor, m->dyno_path, &m->config->dyno.pressure, &m->dyno_watch);
         if (r < 0)
                 log_warning_errno(r, "Failed to watch the dyno's memory events and pressure, continuing without: %m");
-        r = notify_open(m);
+        r = notify_open(m->event, manager_on_notify, m, &m->notify);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the notification socket: %m");
+        m->worker_ctx = (WorkerContext){
+                .event = m->event,
+                .root = &m->root,
+                .notify_socket = notify_socket(m->notify),
+                .report = manager_on_worker_report,
+                .userdata = m,
+        };
         r = manager_apply_config(m, /* reload= */ false);
         if (r < 0)
                 return r;
         if (o->use_bus) {
-                r = bus_open(m);
+                r = bus_open(m->event, &m->root, m->bus_name, &manager_bus_ops, m, &m->bus);
                 if (r < 0)
                         return r;
+                if (m->bus) {
+                        r = announce_add_sink(&m->announcer, "bus", bus_sink_emit, m->bus);
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to register the D-Bus sink: %m");
+                }
         }
         *ret = TAKE_PTR(m);
         return 0;
@@ -618,7 +667,7 @@ int manager_run(Manager *m) {
         int r;
 
         for (size_t i = 0; i < m->n_workers; i++)
-                (void) worker_start(m->workers[i]);
+                (void) manager_start_worker(m, m->workers[i]);
         (void) sd_notify(0, "READY=1");
         manager_update_status(m);
         r = sd_event_loop(m->event);
@@ -630,15 +679,19 @@ int manager_run(Manager *m) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        bus_close(m);
-        for (size_t i = 0; i < m->n_workers; i++)
+        bus_free(m->bus);
+        for (size_t i = 0; i < m->n_workers; i++) {
+                monitor_watch_free(m->workers[i]->watch);
                 worker_free(m->workers[i]);
+        }
         free(m->workers);
+        free(m->samples);
         for (size_t i = 0; i < m->n_groups; i++)
                 group_free(m->groups[i]);
         free(m->groups);
-        monitor_dyno_close(m);
-        notify_close(m);
+        monitor_watch_free(m->dyno_watch);
+        monitor_free(m->monitor);
+        notify_free(m->notify);
         m->gc_source = sd_event_source_disable_unref(m->gc_source);
         sd_event_unref(m->event);
         cgroup_root_close(&m->root);
@@ -647,6 +700,7 @@ Manager *manager_free(Manager *m) {
                 config_free(m->retired[i]);
         free(m->retired);
         free(m->config_path);
+        free(m->bus_name);
         free(m->base_path);
         free(m->original_path);
         free(m->daemon_path);

@@ -53,6 +53,34 @@ int worker_state_next(WorkerState s, WorkerEvent e, WorkerState *ret) {
         return 0;
 }
 
+static const char *const worker_intent_table[_WORKER_INTENT_MAX] = {
+        [INTENT_NONE] = "none", [INTENT_RESTART] = "restart", [INTENT_STOP] = "stop",
+        [INTENT_FAIL] = "fail", [INTENT_REMOVE] = "remove",
+};
+
+const char *worker_intent_to_string(WorkerIntent i) {
+        return i >= 0 && i < _WORKER_INTENT_MAX ? worker_intent_table[i] : NULL;
+}
+
+WorkerIntent worker_intent_merge(WorkerIntent current, WorkerIntent requested) {
+        return requested > current ? requested : current;
+}
+
+ExitOutcome worker_exit_outcome(WorkerIntent intent, bool shutting_down) {
+        switch (intent) {
+        case INTENT_NONE:
+                return shutting_down ? EXIT_OUTCOME_STAY_DOWN : EXIT_OUTCOME_JUDGE;
+        case INTENT_RESTART:
+                return shutting_down ? EXIT_OUTCOME_STAY_DOWN : EXIT_OUTCOME_RESTART;
+        case INTENT_STOP:
+                return EXIT_OUTCOME_STAY_DOWN;
+        case INTENT_FAIL:
+                return EXIT_OUTCOME_FAIL;
+        default:
+                return EXIT_OUTCOME_REMOVE;
+        }
+}
+
 bool worker_state_is_active(WorkerState s) {
         return s == WORKER_STARTING || s == WORKER_RUNNING || s == WORKER_STOPPING;
 }

@@ -44,6 +44,38 @@ int worker_state_next(WorkerState s, WorkerEvent e, WorkerState *ret);
 /* True while a process may exist for the worker. */
 bool worker_state_is_active(WorkerState s);
 
+/* What is to happen when the worker's current incarnation exits: one intent instead of a handful
+ * of flags. A stop request only ever raises it: REMOVE > FAIL > STOP > RESTART > NONE, so an
+ * explicit stop during a recycle's drain keeps the worker down, and a worker dropped from the
+ * config is never brought back by a sibling's strategy. A new incarnation starts at NONE. */
+typedef enum WorkerIntent {
+        INTENT_NONE,    /* nobody asked it to stop: an exit is unplanned, the supervisor judges it */
+        INTENT_RESTART, /* stop asked, start again at once (recycle, restart, strategy, config change) */
+        INTENT_STOP,    /* stop asked, stay down (StopWorker, daemon shutdown) */
+        INTENT_FAIL,    /* its group gave up: stay down in state failed */
+        INTENT_REMOVE,  /* gone from the configuration: stay down, then be freed */
+        _WORKER_INTENT_MAX,
+} WorkerIntent;
+
+const char *worker_intent_to_string(WorkerIntent i);
+
+/* The stronger of the two intents (see the order above). */
+WorkerIntent worker_intent_merge(WorkerIntent current, WorkerIntent requested);
+
+typedef enum ExitOutcome {
+        EXIT_OUTCOME_JUDGE,     /* unplanned: restart policy, backoff and restart intensity decide */
+        EXIT_OUTCOME_RESTART,   /* planned restart: start the next incarnation now */
+        EXIT_OUTCOME_STAY_DOWN, /* -> stopped */
+        EXIT_OUTCOME_FAIL,      /* -> failed */
+        EXIT_OUTCOME_REMOVE,    /* -> stopped, then freed */
+        _EXIT_OUTCOME_MAX,
+} ExitOutcome;
+
+/* What follows an exit, from the intent alone; while the daemon shuts down nothing restarts.
+ * The state event to feed worker_state_next() is WEV_EXIT_RESTART for RESTART (and for JUDGE when
+ * a restart follows), WEV_EXIT_DONE for STAY_DOWN and REMOVE, WEV_EXIT_DONE then WEV_FAIL for FAIL. */
+ExitOutcome worker_exit_outcome(WorkerIntent intent, bool shutting_down);
+
 /* Restart intensity: remembers when recent restarts happened. */
 #define RESTART_TALLY_MAX 1024
 typedef struct RestartTally {

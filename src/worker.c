@@ -1,18 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* One worker's life. Every state change goes through worker_set_state(), which asks
- * supervisor.c's table whether the transition exists; the side effects (spawn, signal,
- * cgroup.kill, timers) happen here. */
+/* One worker's life (see worker.h). Every state change goes through worker_set_state(), which asks
+ * supervisor.c's table whether the transition exists and reports it; the side effects (spawn,
+ * signal, cgroup.kill, timers) happen here and nowhere else. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-bus.h>
@@ -20,28 +21,66 @@
 
 #include "cgwatch/cgwatch.h"
 #include "log.h"
-#include "manager.h"
 #include "spawn.h"
+#include "worker.h"
 
-static int worker_start_now(Worker *w);
+#define SETTLE_RETRY_USEC (100 * USEC_PER_MSEC)
+#define SETTLE_TRIES      100
 
-static void worker_set_state(Worker *w, WorkerEvent e) {
+static usec_t clock_usec(clockid_t id) {
+        struct timespec ts;
+        clock_gettime(id, &ts);
+        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
+}
+
+usec_t now_usec(void) {
+        return clock_usec(CLOCK_MONOTONIC);
+}
+
+usec_t now_realtime_usec(void) {
+        return clock_usec(CLOCK_REALTIME);
+}
+
+Event worker_event(const Worker *w, EventType t) {
+        Event e = EVENT_INIT(t);
+        e.monotonic_usec = now_usec();
+        e.worker = w->name;
+        e.supervisor = w->group->name;
+        e.cgroup = w->cgroup_path;
+        e.incarnation = w->incarnation;
+        e.pid = w->pid;
+        e.budget_bytes = w->budget_bytes;
+        e.restarts = w->restarts;
+        e.recycles = w->recycles;
+        e.reason = w->recycle_reason;
+        return e;
+}
+
+static int worker_watch_pidfd(Worker *w);
+
+static void worker_report(Worker *w, const Event *e) {
+        if (w->ctx->report)
+                w->ctx->report(w, e, w->ctx->userdata);
+}
+
+static void worker_set_state(Worker *w, WorkerEvent ev) {
         WorkerState n;
-        if (worker_state_next(w->state, e, &n) < 0) {
+        if (worker_state_next(w->state, ev, &n) < 0) {
                 log_error("Worker %s: event '%s' is invalid in state '%s', ignoring (bug).", w->name,
-                          worker_event_to_string(e), worker_state_to_string(w->state));
+                          worker_event_to_string(ev), worker_state_to_string(w->state));
                 return;
         }
         if (n == w->state)
                 return;
-        log_debug("Worker %s: %s -> %s (%s)", w->name, worker_state_to_string(w->state), worker_state_to_string(n),
-                  worker_event_to_string(e));
+        Event e = worker_event(w, EVENT_STATE_CHANGED);
+        e.old_state = w->state;
+        e.new_state = n;
         w->state = n;
-        bus_emit_worker_changed(w->manager, w);
-        manager_update_status(w->manager);
+        worker_report(w, &e);
 }
 
-int worker_new(Manager *m, Group *g, const WorkerConfig *cfg, unsigned instance, Worker **ret) {
+int worker_new(WorkerContext *ctx, Group *g, const WorkerConfig *cfg, unsigned instance, uint64_t budget_bytes,
+               Worker **ret) {
         _cleanup_(worker_freep) Worker *w = NULL;
         int r;
 
@@ -49,15 +88,13 @@ int worker_new(Manager *m, Group *g, const WorkerConfig *cfg, unsigned instance,
         if (!w)
                 return -ENOMEM;
         *w = (Worker){
-                .manager = m,
+                .ctx = ctx,
                 .group = g,
                 .cfg = cfg,
                 .instance = instance,
                 .pidfd = -EBADF,
                 .output_fd = {-EBADF, -EBADF},
-                .events_fd = -EBADF,
-                .psi_fd = -EBADF,
-                .budget_bytes = config_size_resolve(&cfg->memory_budget, m->dyno_limit_bytes),
+                .budget_bytes = budget_bytes,
         };
         if (instance > 0)
                 r = asprintf(&w->name, "%s@%u", cfg->name, instance);
@@ -96,7 +133,6 @@ Worker *worker_free(Worker *w) {
         safe_close(w->output_fd[0]);
         safe_close(w->output_fd[1]);
         free(w->stale_path);
-        monitor_worker_close(w);
         sd_event_source_disable_unref(w->child_source);
         sd_event_source_disable_unref(w->timer_source);
         safe_close(w->pidfd);
@@ -107,18 +143,17 @@ Worker *worker_free(Worker *w) {
         return NULL;
 }
 
+bool worker_is_draining(const Worker *w) {
+        return w->recycle_reason != RECYCLE_NONE || w->retiree;
+}
+
 static int worker_arm_timer(Worker *w, usec_t delay, sd_event_time_handler_t cb, const char *what) {
-        Manager *m = w->manager;
-        usec_t now;
         int r;
 
         w->timer_source = sd_event_source_disable_unref(w->timer_source);
         if (delay == USEC_INFINITY)
                 return 0;
-        r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
-        if (r < 0)
-                return r;
-        r = sd_event_add_time(m->event, &w->timer_source, CLOCK_MONOTONIC, now + delay, 1000, cb, w);
+        r = sd_event_add_time_relative(w->ctx->event, &w->timer_source, CLOCK_MONOTONIC, delay, 1000, cb, w);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(w->timer_source, what);
@@ -127,21 +162,22 @@ static int worker_arm_timer(Worker *w, usec_t delay, sd_event_time_handler_t cb,
 
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Worker *w = userdata;
-        int r;
+        Event e = worker_event(w, EVENT_STOP_TIMEOUT);
 
         w->timer_source = sd_event_source_disable_unref(w->timer_source);
-        log_warning("Worker %s (pid %d) did not exit within %" PRIu64 " ms of its stop signal, killing its cgroup.",
-                    w->name, (int) w->pid, w->cfg->stop_timeout_usec / USEC_PER_MSEC);
-        r = cgroup_kill(&w->manager->root, w->cgroup_path);
-        if (r < 0)
-                log_error_errno(r, "Failed to kill cgroup '%s': %m", w->cgroup_path);
+        e.timeout_usec = w->cfg->stop_timeout_usec;
+        e.error = cgroup_kill(w->ctx->root, w->cgroup_path);
+        worker_report(w, &e);
         return 0;
 }
 
 static int on_backoff_done(sd_event_source *s, uint64_t usec, void *userdata) {
         Worker *w = userdata;
+        Event e;
+
         w->timer_source = sd_event_source_disable_unref(w->timer_source);
-        (void) worker_start_now(w);
+        if (worker_start(w, &e) != 0)
+                worker_report(w, &e);
         return 0;
 }
 
@@ -154,84 +190,21 @@ static int on_ready_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static const char *exit_describe(int code, int status, char *buf, size_t size) {
-        if (code == CLD_EXITED)
-                snprintf(buf, size, "exited with status %d", status);
-        else
-                snprintf(buf, size, "killed by signal %s%s", sigabbrev_np(status) ?: "?",
-                         code == CLD_DUMPED ? " (core dumped)" : "");
-        return buf;
-}
-
-/* Decides what follows an exit nobody asked for: restart with backoff, stay down, or fail the
- * group when its restart intensity is exceeded; siblings follow the group's strategy. */
-static void worker_handle_unplanned_exit(Worker *w, bool success) {
-        Manager *m = w->manager;
-        Group *g = w->group;
-        usec_t now = now_usec();
-
-        if (!restart_wanted(w->cfg->restart, success)) {
-                worker_set_state(w, WEV_EXIT_DONE);
-                return;
-        }
-        if (restart_tally_add(&g->tally, now, g->max_restarts, g->restart_window_usec)) {
-                worker_set_state(w, WEV_EXIT_RESTART);
-                char text[256];
-                snprintf(text, sizeof text, "%s %s: more than %u restarts within %" PRIu64 " s, giving up.",
-                         g->name ? "Supervisor" : "Dyno", g->name ?: "group", g->max_restarts,
-                         g->restart_window_usec / USEC_PER_SEC);
-                if (log_to_journal())
-                        sd_journal_send("MESSAGE=%s", text, "MESSAGE_ID=" CGWATCH_MESSAGE_GROUP_FAILED_STR,
-                                        "PRIORITY=%i", LOG_ERR, "CGWATCH_SUPERVISOR=%s", g->name ?: "dyno",
-                                        "CGWATCH_WORKER=%s", w->name, NULL);
-                else
-                        log_error("%s", text);
-                group_fail(g);
-                return;
-        }
-
-        /* A worker that ran for longer than the backoff cap counts as healthy again. */
-        if (w->started_usec > 0 && now - w->started_usec >= w->cfg->restart_max_usec)
-                w->consecutive_failures = 0;
-        w->consecutive_failures++;
-        w->restarts++;
-        usec_t delay = backoff_delay_usec(w->consecutive_failures, w->cfg->restart_usec, w->cfg->restart_max_usec);
-        worker_set_state(w, WEV_EXIT_RESTART);
-        log_info("Worker %s: restarting in %" PRIu64 " ms (failure %u in a row).", w->name, delay / USEC_PER_MSEC,
-                 w->consecutive_failures);
-        (void) worker_arm_timer(w, delay, on_backoff_done, "worker-backoff");
-
-        /* The strategy: siblings that go down with it restart as soon as they have stopped. */
-        bool affected[m->n_workers];
-        Worker *members[m->n_workers];
-        size_t n = 0, self = 0;
-        for (size_t i = 0; i < m->n_workers; i++)
-                if (m->workers[i]->group == g && !m->workers[i]->removing) {
-                        if (m->workers[i] == w)
-                                self = n;
-                        members[n++] = m->workers[i];
-                }
-        strategy_affected(g->strategy, n, self, affected);
-        for (size_t i = 0; i < n; i++)
-                if (affected[i] && members[i] != w && worker_state_is_active(members[i]->state)) {
-                        log_info("Worker %s: stopping for restart, its sibling %s died (%s).", members[i]->name,
-                                 w->name, strategy_to_string(g->strategy));
-                        (void) worker_stop(members[i], /* restart_after= */ true);
-                }
+/* Puts the node's memory.high back at the budget after a drain (the next incarnation reuses it). */
+static void worker_restore_brake(Worker *w) {
+        int r = cgroup_write_u64(w->ctx->root, w->cgroup_path, "memory.high", w->budget_bytes);
+        if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Failed to restore memory.high of '%s', ignoring: %m", w->cgroup_path);
 }
 
 static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Worker *w = userdata;
-        Manager *m = w->manager;
-        char desc[64];
-        bool planned = w->state == WORKER_STOPPING;
-        bool success = si->si_code == CLD_EXITED && si->si_status == 0;
-        RecycleReason recycled = w->recycle_reason;
+        const CgroupRoot *root = w->ctx->root;
+        Event e = worker_event(w, EVENT_EXITED);
 
-        w->exit_code = si->si_code;
-        w->exit_status = si->si_status;
-        log_full_errno(planned ? LOG_INFO : LOG_WARNING, 0, "Worker %s (pid %d) %s.", w->name, (int) w->pid,
-                       exit_describe(si->si_code, si->si_status, desc, sizeof desc));
+        e.exit_code = si->si_code;
+        e.exit_status = si->si_status;
+        e.planned = w->intent != INTENT_NONE;
 
         w->child_source = sd_event_source_disable_unref(w->child_source);
         w->timer_source = sd_event_source_disable_unref(w->timer_source);
@@ -239,54 +212,56 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         w->pid = 0;
         worker_retire_now(w); /* a replacement that died before READY=1 ends the wait */
 
-        /* Whatever the main process left behind goes with it, so the next incarnation starts
-         * in an empty node and the memory is given back now. */
-        if (cgroup_is_populated(&m->root, w->cgroup_path) > 0)
-                (void) cgroup_kill(&m->root, w->cgroup_path);
-        if (recycled != RECYCLE_NONE) {
-                monitor_restore_brake(m, w);
+        /* Whatever the main process left behind goes with it, so the next incarnation starts in an
+         * empty node and the memory is given back now. */
+        if (cgroup_is_populated(root, w->cgroup_path) > 0)
+                (void) cgroup_kill(root, w->cgroup_path);
+        if (w->recycle_reason != RECYCLE_NONE) {
+                worker_restore_brake(w);
                 w->recycle_reason = RECYCLE_NONE;
         }
 
-        if (w->group->failed) {
-                /* group_fail() stopped it; it stays down until started again. */
+        switch (worker_exit_outcome(w->intent, w->ctx->shutting_down)) {
+        case EXIT_OUTCOME_STAY_DOWN:
+        case EXIT_OUTCOME_REMOVE:
+                worker_set_state(w, WEV_EXIT_DONE);
+                break;
+        case EXIT_OUTCOME_FAIL:
                 worker_set_state(w, WEV_EXIT_DONE);
                 worker_set_state(w, WEV_FAIL);
-                manager_check_shutdown_done(m);
-                return 0;
+                break;
+        default:
+                break; /* the owner decides, in the report below */
         }
-        if (m->shutting_down || w->removing || (planned && w->stop_requested)) {
+        worker_report(w, &e);
+        /* An owner that did not decide leaves the worker down rather than in a state that claims a
+         * process. */
+        if (worker_state_is_active(w->state) && w->pid == 0)
                 worker_set_state(w, WEV_EXIT_DONE);
-                w->stop_requested = false;
-                if (w->removing)
-                        manager_schedule_gc(m);
-                manager_check_shutdown_done(m);
-                return 0;
-        }
-        if (planned && (w->restart_after_stop || w->config_changed)) {
-                w->restart_after_stop = w->config_changed = false;
-                worker_set_state(w, WEV_EXIT_RESTART);
-                if (recycled != RECYCLE_NONE && m->config->dyno.recycles_count_as_restarts &&
-                    restart_tally_add(&w->group->tally, now_usec(), w->group->max_restarts,
-                                      w->group->restart_window_usec)) {
-                        log_error("Supervisor %s: too many restarts including recycles, giving up.",
-                                  w->group->name ?: "dyno");
-                        group_fail(w->group);
-                        return 0;
-                }
-                (void) worker_start_now(w);
-                return 0;
-        }
-        if (planned) {
-                worker_set_state(w, WEV_EXIT_DONE);
-                return 0;
-        }
-        worker_handle_unplanned_exit(w, success);
         return 0;
 }
 
-#define SETTLE_RETRY_USEC (100 * USEC_PER_MSEC)
-#define SETTLE_TRIES      100
+int worker_restart_after(Worker *w, usec_t delay, bool count, Event *ret) {
+        if (count)
+                w->restarts++;
+        worker_set_state(w, WEV_EXIT_RESTART);
+        if (delay == 0)
+                return worker_start(w, ret);
+        if (worker_arm_timer(w, delay, on_backoff_done, "worker-backoff") < 0)
+                return worker_start(w, ret); /* no timer: better now than never */
+        return 0;
+}
+
+void worker_stay_down(Worker *w, bool failed) {
+        w->timer_source = sd_event_source_disable_unref(w->timer_source);
+        if (w->state == WORKER_BACKOFF)
+                worker_set_state(w, failed ? WEV_FAIL : WEV_BACKOFF_CANCEL);
+        else {
+                worker_set_state(w, WEV_EXIT_DONE);
+                if (failed)
+                        worker_set_state(w, WEV_FAIL);
+        }
+}
 
 /* A killed process's node can stay busy for a moment after its exit (the kernel frees the last
  * task asynchronously): retry removing it. (The replacement keeps its own node name, rf~N:
@@ -294,7 +269,7 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
  * old node.) */
 static int on_settle_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         Worker *w = userdata;
-        int k = cgroup_remove(&w->manager->root, w->stale_path);
+        int k = cgroup_remove(w->ctx->root, w->stale_path);
 
         if (k == -EBUSY && ++w->settle_tries < SETTLE_TRIES)
                 return sd_event_source_set_time_relative(s, SETTLE_RETRY_USEC) < 0
@@ -309,8 +284,7 @@ static int on_settle_retry(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void worker_remove_stale(Worker *w, char *path) {
-        Manager *m = w->manager;
-        int k = cgroup_remove(&m->root, path);
+        int k = cgroup_remove(w->ctx->root, path);
 
         if (k != -EBUSY) {
                 if (k < 0)
@@ -322,7 +296,7 @@ static void worker_remove_stale(Worker *w, char *path) {
         w->stale_path = path;
         w->settle_tries = 0;
         w->settle_source = sd_event_source_disable_unref(w->settle_source);
-        if (sd_event_add_time_relative(m->event, &w->settle_source, CLOCK_MONOTONIC, SETTLE_RETRY_USEC, 1000,
+        if (sd_event_add_time_relative(w->ctx->event, &w->settle_source, CLOCK_MONOTONIC, SETTLE_RETRY_USEC, 1000,
                                        on_settle_retry, w) >= 0)
                 (void) sd_event_source_set_description(w->settle_source, "worker-settle-node");
 }
@@ -330,106 +304,193 @@ static void worker_remove_stale(Worker *w, char *path) {
 static int on_retiree_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Retiree *r = userdata;
         Worker *w = r->worker;
-        Manager *m = w->manager;
-        char desc[64];
+        Event e = worker_event(w, EVENT_EXITED);
 
-        log_info("Worker %s: the replaced incarnation (pid %d) %s.", w->name, (int) r->pid,
-                 exit_describe(si->si_code, si->si_status, desc, sizeof desc));
-        if (cgroup_is_populated(&m->root, r->cgroup_path) > 0)
-                (void) cgroup_kill(&m->root, r->cgroup_path);
+        e.pid = r->pid;
+        e.cgroup = r->cgroup_path;
+        e.incarnation = w->incarnation - 1;
+        e.reason = r->reason;
+        e.exit_code = si->si_code;
+        e.exit_status = si->si_status;
+        e.planned = e.replaced = true;
+        if (cgroup_is_populated(w->ctx->root, r->cgroup_path) > 0)
+                (void) cgroup_kill(w->ctx->root, r->cgroup_path);
+        w->retiree = NULL;
+        worker_report(w, &e); /* while e.cgroup is still valid */
         worker_remove_stale(w, TAKE_PTR(r->cgroup_path));
-        w->retiree = retiree_free(r);
-        monitor_restore_dyno_brake(m);
-        manager_check_shutdown_done(m);
+        retiree_free(r);
         return 0;
 }
 
 static int on_retiree_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Retiree *r = userdata;
+        Worker *w = r->worker;
+        Event e = worker_event(w, EVENT_STOP_TIMEOUT);
+
         r->timer_source = sd_event_source_disable_unref(r->timer_source);
-        log_warning("Worker %s: the replaced incarnation (pid %d) did not exit within %" PRIu64
-                    " ms, killing its cgroup.",
-                    r->worker->name, (int) r->pid, r->worker->cfg->stop_timeout_usec / USEC_PER_MSEC);
-        (void) cgroup_kill(&r->worker->manager->root, r->cgroup_path);
+        e.pid = r->pid;
+        e.cgroup = r->cgroup_path;
+        e.incarnation = w->incarnation - 1;
+        e.timeout_usec = w->cfg->stop_timeout_usec;
+        e.replaced = true;
+        e.error = cgroup_kill(w->ctx->root, r->cgroup_path);
+        worker_report(w, &e);
         return 0;
 }
 
-/* Stops the old incarnation: the replacement is ready (or never will be). */
 void worker_retire_now(Worker *w) {
         Retiree *r = w->retiree;
-        Manager *m = w->manager;
-        usec_t now;
 
         if (!r || r->signaled)
                 return;
         r->signaled = true;
-        if (r->release_brake)
-                monitor_release_brake(m, r->cgroup_path, w->budget_bytes);
+        if (r->drain_high > 0) {
+                int k = cgroup_write_u64(w->ctx->root, r->cgroup_path, "memory.high", r->drain_high);
+                if (k < 0 && k != -ENOENT)
+                        log_warning_errno(k, "Failed to lift memory.high of '%s' for the drain, ignoring: %m",
+                                          r->cgroup_path);
+        }
         if (syscall(SYS_pidfd_send_signal, r->pidfd, w->cfg->stop_signal, NULL, 0) < 0 && errno != ESRCH)
                 log_warning_errno(errno, "Failed to signal the replaced incarnation of %s: %m", w->name);
         log_info("Worker %s: stopping the replaced incarnation (pid %d).", w->name, (int) r->pid);
-        if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) >= 0 &&
-            sd_event_add_time(m->event, &r->timer_source, CLOCK_MONOTONIC, now + w->cfg->stop_timeout_usec, 1000,
-                              on_retiree_timeout, r) >= 0)
+        if (sd_event_add_time_relative(w->ctx->event, &r->timer_source, CLOCK_MONOTONIC, w->cfg->stop_timeout_usec,
+                                       1000, on_retiree_timeout, r) >= 0)
                 (void) sd_event_source_set_description(r->timer_source, "retiree-stop-timeout");
 }
 
-/* ReplaceFirst=yes: the running incarnation becomes a Retiree in its node; the worker starts
- * again in a fresh node and, once it sent READY=1, the retiree is stopped. Returns 1 if the
- * replacement was started, 0 if the caller must fall back to stop-then-start. */
-static int worker_replace(Worker *w, bool release_brake) {
-        Manager *m = w->manager;
-        uint64_t need = w->budget_bytes == UINT64_MAX ? 0 : w->budget_bytes;
-        uint64_t have = m->dyno_limit_bytes > m->dyno_current ? m->dyno_limit_bytes - m->dyno_current : 0;
+/* ReplaceFirst=yes: the running incarnation becomes a Retiree in its node; the worker starts again
+ * in a fresh node and, once it sent READY=1, the retiree is stopped. Returns 1 if the replacement
+ * was spawned, or a negative errno with everything as it was. */
+static int worker_replace(Worker *w, const RecycleRequest *req) {
         _cleanup_free_ char *fresh = NULL;
+        Event started;
         Retiree *r;
         int k;
 
-        if (w->retiree)
-                return 0;
-        /* Two copies must fit below RecycleAt, or the replacement itself would trip dyno-limit. */
-        if (m->dyno_current + need >= m->recycle_at_bytes) {
-                log_notice("Worker %s: ReplaceFirst=yes, but the dyno has %" PRIu64
-                           " bytes of headroom below its limit and "
-                           "the replacement may need %" PRIu64 " (RecycleAt %" PRIu64 ", in use %" PRIu64
-                           "): stopping first, then starting.",
-                           w->name, have, need, m->recycle_at_bytes, m->dyno_current);
-                return 0;
-        }
-        if (asprintf(&fresh, "%s/%s~%u", w->group->cgroup_path, w->name, ++w->generation) < 0)
-                return log_oom();
-
+        if (asprintf(&fresh, "%s/%s~%u", w->group->cgroup_path, w->name, w->generation + 1) < 0)
+                return -ENOMEM;
         r = calloc(1, sizeof *r);
         if (!r)
-                return log_oom();
+                return -ENOMEM;
         *r = (Retiree){
                 .worker = w,
                 .pid = w->pid,
-                .pidfd = TAKE_FD(w->pidfd),
-                .cgroup_path = w->cgroup_path,
-                .release_brake = release_brake,
+                .pidfd = -EBADF,
+                .reason = req->reason,
+                .drain_high = req->drain_high,
         };
-        w->cgroup_path = TAKE_PTR(fresh);
+        /* sd-event takes one child source per process: the worker's goes, the retiree's comes. */
         w->child_source = sd_event_source_disable_unref(w->child_source);
-        w->timer_source = sd_event_source_disable_unref(w->timer_source);
-        k = sd_event_add_child_pidfd(m->event, &r->child_source, r->pidfd, WEXITED, on_retiree_exit, r);
+        k = sd_event_add_child_pidfd(w->ctx->event, &r->child_source, w->pidfd, WEXITED, on_retiree_exit, r);
         if (k < 0) {
-                /* Cannot watch it: kill it rather than lose track of a process. */
-                (void) cgroup_kill(&m->root, r->cgroup_path);
-                log_error_errno(k, "Failed to watch the replaced incarnation of %s, killed it: %m", w->name);
-        } else
-                (void) sd_event_source_set_description(r->child_source, "retiree-pidfd");
+                retiree_free(r);
+                if (worker_watch_pidfd(w) < 0) {
+                        /* Cannot watch it any more: kill it rather than lose track of a process. */
+                        (void) cgroup_kill(w->ctx->root, w->cgroup_path);
+                        log_error_errno(k, "Failed to watch worker %s, killed it: %m", w->name);
+                }
+                return k;
+        }
+        (void) sd_event_source_set_description(r->child_source, "retiree-pidfd");
+
+        /* From here on the old incarnation is the retiree's. */
+        r->pidfd = TAKE_FD(w->pidfd);
+        r->cgroup_path = w->cgroup_path;
+        w->cgroup_path = TAKE_PTR(fresh);
+        w->generation++;
+        w->timer_source = sd_event_source_disable_unref(w->timer_source);
         w->retiree = r;
         w->pid = 0;
-        monitor_worker_close(w); /* the new node gets its own memory.events and PSI fds */
 
         /* The state table sees a planned stop and an immediate start. */
+        w->intent = INTENT_RESTART;
         worker_set_state(w, WEV_STOP);
         worker_set_state(w, WEV_EXIT_RESTART);
-        k = worker_start_now(w);
-        if (k < 0 || !worker_state_is_active(w->state))
-                worker_retire_now(w); /* no replacement after all: do not keep both waiting */
+        k = worker_start(w, &started);
+        if (k != 0)
+                worker_report(w, &started);
+        if (k <= 0)
+                /* No replacement after all (the owner retries the start as after any failed
+                 * start): the old one is stopped like any recycle's, not kept waiting. */
+                worker_retire_now(w);
         return 1;
+}
+
+int worker_recycle(Worker *w, const RecycleRequest *req, Event *ret) {
+        pid_t old_pid = w->pid;
+        unsigned old_incarnation = w->incarnation;
+        bool replaced = false;
+        int r;
+
+        if (w->state != WORKER_RUNNING && w->state != WORKER_STARTING)
+                return 0;
+
+        if (req->replace_ok && w->cfg->replace_first && !w->retiree) {
+                r = worker_replace(w, req);
+                if (r < 0)
+                        return r;
+                replaced = true;
+        } else {
+                if (req->drain_high > 0) {
+                        r = cgroup_write_u64(w->ctx->root, w->cgroup_path, "memory.high", req->drain_high);
+                        if (r < 0 && r != -ENOENT)
+                                log_warning_errno(r, "Failed to lift memory.high of '%s' for the drain, ignoring: %m",
+                                                  w->cgroup_path);
+                }
+                r = worker_stop(w, INTENT_RESTART);
+                if (r < 0)
+                        return r;
+                w->recycle_reason = req->reason;
+        }
+
+        w->recycles++;
+        w->last_recycle_reason = req->reason;
+        Event e = worker_event(w, EVENT_RECYCLED);
+        e.pid = old_pid;
+        e.incarnation = old_incarnation;
+        e.reason = req->reason;
+        e.memory_bytes = req->memory_bytes;
+        e.memory_current_bytes = req->memory_current_bytes;
+        e.budget_bytes = req->budget_bytes;
+        e.detect_usec = req->detect_usec;
+        e.replacement = replaced;
+        e.drain_high = req->drain_high;
+        *ret = e;
+        return 1;
+}
+
+int worker_set_budget(Worker *w, uint64_t budget_bytes, Event *ret) {
+        uint64_t old = w->budget_bytes;
+        int r;
+
+        if (budget_bytes == old)
+                return 0;
+        /* A draining node keeps its allowance; its next incarnation gets the new budget. */
+        if (worker_state_is_active(w->state) && w->recycle_reason == RECYCLE_NONE) {
+                r = cgroup_write_u64(w->ctx->root, w->cgroup_path, "memory.high", budget_bytes);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
+        w->budget_bytes = budget_bytes;
+        Event e = worker_event(w, EVENT_BUDGET_CHANGED);
+        e.old_budget_bytes = old;
+        *ret = e;
+        return 1;
+}
+
+void worker_on_ready(Worker *w) {
+        w->last_watchdog_usec = now_usec();
+        if (w->state == WORKER_STARTING) {
+                w->timer_source = sd_event_source_disable_unref(w->timer_source);
+                worker_set_state(w, WEV_READY);
+                Event e = worker_event(w, EVENT_READY);
+                worker_report(w, &e);
+        }
+        worker_retire_now(w);
+}
+
+void worker_on_watchdog(Worker *w) {
+        w->last_watchdog_usec = now_usec();
 }
 
 static void output_flush_line(Worker *w, const char *line, size_t len) {
@@ -464,9 +525,9 @@ static int on_worker_output(sd_event_source *s, int fd, uint32_t revents, void *
         return 0;
 }
 
-/* Returns the fd the worker's stdout and stderr go to (owned by the caller), or -EBADF to
- * inherit ours. Under journald each worker gets its own stream, tagged with its name; in the
- * foreground one pipe per worker, kept across incarnations, read by on_worker_output(). */
+/* Returns the fd the worker's stdout and stderr go to (owned by the caller), or -EBADF to inherit
+ * ours. Under journald each worker gets its own stream, tagged with its name; in the foreground
+ * one pipe per worker, kept across incarnations, read by on_worker_output(). */
 static int worker_open_output(Worker *w) {
         if (log_to_journal()) {
                 int fd = sd_journal_stream_fd(w->name, LOG_INFO, /* level_prefix= */ 1);
@@ -477,8 +538,8 @@ static int worker_open_output(Worker *w) {
                         return -EBADF;
                 /* The writing end blocks like any stdout; only our reading end must not. */
                 (void) fcntl(w->output_fd[1], F_SETFL, 0);
-                if (sd_event_add_io(w->manager->event, &w->output_source, w->output_fd[0], EPOLLIN, on_worker_output,
-                                    w) < 0) {
+                if (sd_event_add_io(w->ctx->event, &w->output_source, w->output_fd[0], EPOLLIN, on_worker_output, w) <
+                    0) {
                         w->output_fd[0] = safe_close(w->output_fd[0]);
                         w->output_fd[1] = safe_close(w->output_fd[1]);
                         return -EBADF;
@@ -489,65 +550,66 @@ static int worker_open_output(Worker *w) {
         return fd < 0 ? -EBADF : fd;
 }
 
-static int worker_start_now(Worker *w) {
-        Manager *m = w->manager;
-        _cleanup_close_ int cgfd = -EBADF, outfd = -EBADF;
-        _cleanup_strv_free_ char **env = NULL;
-        SpawnCredentials creds = {};
-        char extra_buf[4][256];
+/* CGWATCH_WORKER=, NOTIFY_SOCKET=, WATCHDOG_USEC=, CGWATCH_INSTANCE= on top of the config's. */
+static char **worker_build_env(Worker *w, const SpawnCredentials *creds) {
+        char buf[4][256];
         char *extra[5] = {};
-        int r, pidfd = -EBADF;
-        pid_t pid;
+        size_t n = 0;
 
-        if (m->shutting_down)
-                return 0;
-
-        r = cgroup_create(&m->root, w->cgroup_path, w->budget_bytes, w->cfg->tasks_max);
-        if (r < 0) {
-                log_error_errno(r, "Failed to create cgroup '%s' for worker %s: %m", w->cgroup_path, w->name);
-                goto fail;
+        snprintf(buf[n], sizeof buf[n], "CGWATCH_WORKER=%s", w->name);
+        extra[n] = buf[n], n++;
+        if (w->ctx->notify_socket) {
+                snprintf(buf[n], sizeof buf[n], "NOTIFY_SOCKET=%s", w->ctx->notify_socket);
+                extra[n] = buf[n], n++;
         }
-        r = monitor_worker_open(w);
+        if (w->cfg->watchdog_usec > 0) {
+                snprintf(buf[n], sizeof buf[n], "WATCHDOG_USEC=%" PRIu64, w->cfg->watchdog_usec);
+                extra[n] = buf[n], n++;
+        }
+        if (w->instance > 0) {
+                snprintf(buf[n], sizeof buf[n], "CGWATCH_INSTANCE=%u", w->instance);
+                extra[n] = buf[n], n++;
+        }
+        return spawn_build_env(w->cfg->environment, creds->set ? creds : NULL, extra);
+}
+
+/* Watches w->pidfd for the exit of the main process. */
+static int worker_watch_pidfd(Worker *w) {
+        int r = sd_event_add_child_pidfd(w->ctx->event, &w->child_source, w->pidfd, WEXITED, on_child_exit, w);
         if (r < 0)
-                log_warning_errno(r,
-                                  "Failed to watch memory events of worker %s, recycling by memory is off for it: %m",
-                                  w->name);
+                return r;
+        (void) sd_event_source_set_child_pidfd_own(w->child_source, false);
+        (void) sd_event_source_set_description(w->child_source, "worker-pidfd");
+        return 0;
+}
 
-        cgfd = cgroup_open_dir(&m->root, w->cgroup_path);
-        if (cgfd < 0) {
-                r = log_error_errno(cgfd, "Failed to open cgroup '%s': %m", w->cgroup_path);
-                goto fail;
-        }
+/* Spawns into the node and watches its pidfd (w->pidfd). Returns 0 with the PID, or a negative
+ * errno with *ret_daemon_fault telling whose failure it was. */
+static int worker_spawn(Worker *w, pid_t *ret_pid, bool *ret_daemon_fault) {
+        _cleanup_(spawn_credentials_done) SpawnCredentials creds = {};
+        _cleanup_close_ int cgfd = -EBADF, outfd = -EBADF, pidfd = -EBADF;
+        _cleanup_strv_free_ char **env = NULL;
+        pid_t pid;
+        int r;
+
+        *ret_daemon_fault = true;
+        r = cgroup_create(w->ctx->root, w->cgroup_path, w->budget_bytes, w->cfg->tasks_max);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create cgroup '%s' for worker %s: %m", w->cgroup_path, w->name);
+        cgfd = cgroup_open_dir(w->ctx->root, w->cgroup_path);
+        if (cgfd < 0)
+                return log_error_errno(cgfd, "Failed to open cgroup '%s': %m", w->cgroup_path);
         if (w->cfg->user || w->cfg->group) {
                 r = spawn_credentials_resolve(w->cfg->user, w->cfg->group, &creds);
                 if (r < 0) {
-                        log_error_errno(r, "Worker %s: failed to resolve User=%s Group=%s: %m", w->name,
-                                        w->cfg->user ?: "", w->cfg->group ?: "");
-                        goto fail;
+                        *ret_daemon_fault = r == -ENOMEM;
+                        return log_error_errno(r, "Worker %s: failed to resolve User=%s Group=%s: %m", w->name,
+                                               w->cfg->user ?: "", w->cfg->group ?: "");
                 }
         }
-
-        size_t ne = 0;
-        snprintf(extra_buf[0], sizeof extra_buf[0], "CGWATCH_WORKER=%s", w->name);
-        extra[ne++] = extra_buf[0];
-        if (m->notify_socket) {
-                snprintf(extra_buf[1], sizeof extra_buf[1], "NOTIFY_SOCKET=%s", m->notify_socket);
-                extra[ne++] = extra_buf[1];
-        }
-        if (w->cfg->watchdog_usec > 0) {
-                snprintf(extra_buf[2], sizeof extra_buf[2], "WATCHDOG_USEC=%" PRIu64, w->cfg->watchdog_usec);
-                extra[ne++] = extra_buf[2];
-        }
-        if (w->instance > 0) {
-                snprintf(extra_buf[3], sizeof extra_buf[3], "CGWATCH_INSTANCE=%u", w->instance);
-                extra[ne++] = extra_buf[3];
-        }
-        env = spawn_build_env(w->cfg->environment, creds.set ? &creds : NULL, extra);
-        if (!env) {
-                r = log_oom();
-                goto fail;
-        }
-
+        env = worker_build_env(w, &creds);
+        if (!env)
+                return log_oom();
         outfd = worker_open_output(w);
         SpawnParams p = {
                 .argv = w->cfg->exec_argv,
@@ -559,193 +621,85 @@ static int worker_start_now(Worker *w) {
                 .stderr_fd = outfd,
         };
         r = spawn_process(&p, &pid, &pidfd);
-        spawn_credentials_done(&creds);
+        if (r < 0)
+                return log_error_errno(r, "Failed to spawn worker %s into '%s': %m", w->name, w->cgroup_path);
+        w->pidfd = TAKE_FD(pidfd);
+        r = worker_watch_pidfd(w);
         if (r < 0) {
-                log_error_errno(r, "Failed to spawn worker %s into '%s': %m", w->name, w->cgroup_path);
-                goto fail;
+                /* Cannot watch it: kill it rather than lose track of a process. */
+                (void) syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
+                w->pidfd = safe_close(w->pidfd);
+                return log_error_errno(r, "Failed to watch worker %s: %m", w->name);
         }
-
-        r = sd_event_add_child_pidfd(m->event, &w->child_source, pidfd, WEXITED, on_child_exit, w);
-        if (r < 0) {
-                (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-                safe_close(pidfd);
-                log_error_errno(r, "Failed to watch worker %s: %m", w->name);
-                goto fail;
-        }
-        (void) sd_event_source_set_child_pidfd_own(w->child_source, false);
-        (void) sd_event_source_set_description(w->child_source, "worker-pidfd");
-        w->pid = pid;
-        w->pidfd = pidfd;
-        w->started_usec = w->last_watchdog_usec = w->last_cpu_activity_usec = now_usec();
-        /* Figures of the previous incarnation must not judge this one: read afresh before any
-         * decision about it. */
-        w->memory_current = w->memory_unreclaimable = w->memory_peak = 0;
-        w->pressure_avg10 = 0;
-        w->pressure_fired = false;
-        w->sample_dirty = true;
-        w->last_cpu_usage_usec = 0;
-        w->stop_requested = false;
-        worker_set_state(w, WEV_START);
-        char budget_s[32] = "max";
-        if (w->budget_bytes != UINT64_MAX)
-                snprintf(budget_s, sizeof budget_s, "%" PRIu64, w->budget_bytes);
-        log_info("Worker %s started as pid %d in %s (memory.high=%s).", w->name, (int) pid, w->cgroup_path, budget_s);
-
-        if (w->cfg->replace_first) {
-                /* Its READY=1 is what a replacement waits for. */
-                (void) worker_arm_timer(w, w->cfg->ready_timeout_usec, on_ready_timeout, "worker-ready-timeout");
-        } else
-                worker_set_state(w, WEV_READY);
-        monitor_evaluate(m); /* re-arm time-based deadlines */
+        *ret_pid = pid;
         return 0;
-
-fail:
-        spawn_credentials_done(&creds);
-        /* A spawn failure is a failure like any other: backoff and restart intensity decide. */
-        worker_handle_unplanned_exit(w, /* success= */ false);
-        return r;
 }
 
-int worker_start(Worker *w) {
-        if (worker_state_is_active(w->state))
-                return 0;
-        if (w->state == WORKER_BACKOFF)
-                w->timer_source = sd_event_source_disable_unref(w->timer_source);
-        if (w->state == WORKER_FAILED)
-                w->consecutive_failures = 0;
-        w->group->failed = false;
-        return worker_start_now(w);
-}
-
-int worker_stop(Worker *w, bool restart_after) {
+int worker_start(Worker *w, Event *ret) {
+        bool daemon_fault;
+        pid_t pid = 0;
         int r;
 
+        if (worker_state_is_active(w->state) || w->ctx->shutting_down)
+                return 0;
+        w->timer_source = sd_event_source_disable_unref(w->timer_source);
+
+        r = worker_spawn(w, &pid, &daemon_fault);
+        if (r < 0) {
+                Event e = worker_event(w, EVENT_START_FAILED);
+                e.error = r;
+                e.daemon_fault = daemon_fault;
+                *ret = e;
+                return r;
+        }
+
+        w->pid = pid;
+        w->incarnation++;
+        w->intent = INTENT_NONE;
+        w->recycle_reason = RECYCLE_NONE;
+        w->started_usec = w->last_watchdog_usec = w->last_cpu_activity_usec = now_usec();
+        w->started_realtime_usec = now_realtime_usec();
+        w->last_cpu_usage_usec = 0;
+        worker_set_state(w, WEV_START);
+        Event e = worker_event(w, EVENT_STARTED);
+        *ret = e;
+
+        if (w->cfg->replace_first)
+                /* Its READY=1 is what a replacement waits for. */
+                (void) worker_arm_timer(w, w->cfg->ready_timeout_usec, on_ready_timeout, "worker-ready-timeout");
+        else
+                worker_set_state(w, WEV_READY);
+        return 1;
+}
+
+int worker_stop(Worker *w, WorkerIntent intent) {
+        int r;
+
+        w->intent = worker_intent_merge(w->intent, intent);
         switch (w->state) {
         case WORKER_BACKOFF:
-                w->timer_source = sd_event_source_disable_unref(w->timer_source);
-                if (restart_after)
-                        return worker_start_now(w);
-                worker_set_state(w, WEV_BACKOFF_CANCEL);
-                if (w->removing)
-                        manager_schedule_gc(w->manager);
-                manager_check_shutdown_done(w->manager);
+                if (w->intent == INTENT_RESTART)
+                        return 0; /* a restart is coming anyway */
+                worker_stay_down(w, w->intent == INTENT_FAIL);
+                return 0;
+        case WORKER_STOPPED:
+                if (w->intent == INTENT_FAIL)
+                        worker_set_state(w, WEV_FAIL);
                 return 0;
         case WORKER_STARTING:
         case WORKER_RUNNING:
                 break;
-        case WORKER_STOPPING:
-                /* Already on its way down: only the intent may change. */
-                w->restart_after_stop = w->restart_after_stop || restart_after;
-                w->stop_requested = !w->restart_after_stop;
-                return 0;
         default:
-                return 0;
+                return 0; /* already on its way down, or failed: only the intent changed */
         }
 
-        w->restart_after_stop = restart_after;
-        w->stop_requested = !restart_after;
-        if (!restart_after)
+        if (w->intent != INTENT_RESTART)
                 worker_retire_now(w);
         r = syscall(SYS_pidfd_send_signal, w->pidfd, w->cfg->stop_signal, NULL, 0);
         if (r < 0 && errno != ESRCH)
                 log_warning_errno(errno, "Failed to send %s to worker %s: %m", sigabbrev_np(w->cfg->stop_signal) ?: "?",
                                   w->name);
         worker_set_state(w, WEV_STOP);
-        return worker_arm_timer(w, w->cfg->stop_timeout_usec, on_stop_timeout, "worker-stop-timeout");
-}
-
-int worker_recycle(Worker *w, RecycleReason reason, uint64_t memory_bytes, uint64_t budget_bytes) {
-        Manager *m = w->manager;
-        char mem_s[32], budget_s[32], dyno_s[32], lat_s[32];
-        usec_t signal_usec, latency;
-        int r;
-
-        if (!worker_state_is_active(w->state) || w->state == WORKER_STOPPING)
-                return 0;
-
-        bool memory = reason == RECYCLE_BUDGET || reason == RECYCLE_DYNO_LIMIT || reason == RECYCLE_PRESSURE;
-        pid_t old_pid = w->pid;
-
-        w->recycles++;
-        w->last_recycle_reason = reason;
-        r = w->cfg->replace_first ? worker_replace(w, memory) : 0;
-        if (r == 0) {
-                w->recycle_reason = reason;
-                if (memory)
-                        monitor_release_brake(m, w->cgroup_path, w->budget_bytes);
-                r = worker_stop(w, /* restart_after= */ true);
-        } else if (r > 0)
-                r = 0;
-        signal_usec = now_usec();
-        latency = w->detect_usec > 0 && signal_usec >= w->detect_usec ? signal_usec - w->detect_usec : 0;
-
-        char cur_s[32];
-        snprintf(cur_s, sizeof cur_s, "%" PRIu64, w->memory_current);
-        snprintf(mem_s, sizeof mem_s, "%" PRIu64, memory_bytes);
-        snprintf(budget_s, sizeof budget_s, "%" PRIu64, budget_bytes);
-        snprintf(dyno_s, sizeof dyno_s, "%" PRIu64, m->dyno_current);
-        snprintf(lat_s, sizeof lat_s, "%" PRIu64, latency);
-        char text[512];
-        snprintf(text, sizeof text,
-                 "Recycling worker %s (pid %d): reason=%s memory=%s current=%s budget=%s dyno=%s/%" PRIu64
-                 " latency_usec=%s%s",
-                 w->name, (int) old_pid, recycle_reason_to_string(reason), mem_s, cur_s,
-                 budget_bytes == UINT64_MAX ? "max" : budget_s, dyno_s, m->dyno_limit_bytes, lat_s,
-                 w->retiree && !w->retiree->signaled ? " (replacement first)" : "");
-        if (log_to_journal())
-                sd_journal_send("MESSAGE=%s", text, "MESSAGE_ID=" CGWATCH_MESSAGE_RECYCLE_STR, "PRIORITY=%i",
-                                LOG_NOTICE, "CGWATCH_WORKER=%s", w->name, "CGWATCH_REASON=%s",
-                                recycle_reason_to_string(reason), "CGWATCH_MEMORY_BYTES=%s", mem_s,
-                                "CGWATCH_MEMORY_CURRENT_BYTES=%s", cur_s, "CGWATCH_BUDGET_BYTES=%s", budget_s,
-                                "CGWATCH_DYNO_BYTES=%s", dyno_s, "CGWATCH_LATENCY_USEC=%s", lat_s, "CGWATCH_PID=%d",
-                                (int) old_pid, NULL);
-        else
-                log_notice("%s", text);
-        bus_emit_recycled(m, w, reason, memory_bytes, budget_bytes);
-        w->detect_usec = 0;
-        return r;
-}
-
-int worker_set_budget(Worker *w, uint64_t budget_bytes) {
-        int r;
-        w->budget_bytes = budget_bytes;
-        if (w->recycle_reason != RECYCLE_NONE)
-                return 0; /* draining: the budget applies to the next incarnation's node */
-        r = cgroup_write_u64(&w->manager->root, w->cgroup_path, "memory.high", budget_bytes);
-        if (r == -ENOENT)
-                return 0;
-        return r;
-}
-
-void worker_on_ready(Worker *w) {
-        w->last_watchdog_usec = now_usec();
-        if (w->state == WORKER_STARTING) {
-                w->timer_source = sd_event_source_disable_unref(w->timer_source);
-                worker_set_state(w, WEV_READY);
-        }
-        worker_retire_now(w);
-}
-
-void worker_on_watchdog(Worker *w) {
-        w->last_watchdog_usec = now_usec();
-}
-
-/* Erlang's "reached max restart intensity": every worker of the group goes down and stays
- * down (state failed) until started again by hand or by a reload. Running workers are stopped
- * gracefully; on_child_exit() marks them failed once they are gone. */
-void group_fail(Group *g) {
-        Manager *m = g->manager;
-        g->failed = true;
-        for (size_t i = 0; i < m->n_workers; i++) {
-                Worker *w = m->workers[i];
-                if (w->group != g)
-                        continue;
-                w->restart_after_stop = false;
-                if (w->state == WORKER_BACKOFF)
-                        w->timer_source = sd_event_source_disable_unref(w->timer_source);
-                if (worker_state_is_active(w->state))
-                        (void) worker_stop(w, /* restart_after= */ false);
-                else
-                        worker_set_state(w, WEV_FAIL);
-        }
+        (void) worker_arm_timer(w, w->cfg->stop_timeout_usec, on_stop_timeout, "worker-stop-timeout");
+        return 1;
 }

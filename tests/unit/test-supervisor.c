@@ -168,8 +168,36 @@ static void test_strategies(void **state) {
         assert_true(a[4]);
 }
 
+/* One intent per incarnation; a stop request only raises it. */
+static void test_intent_merge(void **state) {
+        assert_int_equal(worker_intent_merge(INTENT_NONE, INTENT_RESTART), INTENT_RESTART);
+        assert_int_equal(worker_intent_merge(INTENT_RESTART, INTENT_STOP), INTENT_STOP); /* StopWorker during a drain */
+        assert_int_equal(worker_intent_merge(INTENT_STOP, INTENT_RESTART), INTENT_STOP);
+        assert_int_equal(worker_intent_merge(INTENT_RESTART, INTENT_FAIL), INTENT_FAIL);
+        assert_int_equal(worker_intent_merge(INTENT_FAIL, INTENT_STOP), INTENT_FAIL);
+        assert_int_equal(worker_intent_merge(INTENT_REMOVE, INTENT_RESTART), INTENT_REMOVE); /* never back */
+        assert_int_equal(worker_intent_merge(INTENT_STOP, INTENT_REMOVE), INTENT_REMOVE);
+        assert_string_equal(worker_intent_to_string(INTENT_RESTART), "restart");
+        assert_null(worker_intent_to_string(_WORKER_INTENT_MAX));
+}
+
+static void test_exit_outcome(void **state) {
+        assert_int_equal(worker_exit_outcome(INTENT_NONE, false), EXIT_OUTCOME_JUDGE);
+        assert_int_equal(worker_exit_outcome(INTENT_RESTART, false), EXIT_OUTCOME_RESTART);
+        assert_int_equal(worker_exit_outcome(INTENT_STOP, false), EXIT_OUTCOME_STAY_DOWN);
+        assert_int_equal(worker_exit_outcome(INTENT_FAIL, false), EXIT_OUTCOME_FAIL);
+        assert_int_equal(worker_exit_outcome(INTENT_REMOVE, false), EXIT_OUTCOME_REMOVE);
+        /* While the daemon stops, nothing restarts and nothing is judged. */
+        assert_int_equal(worker_exit_outcome(INTENT_NONE, true), EXIT_OUTCOME_STAY_DOWN);
+        assert_int_equal(worker_exit_outcome(INTENT_RESTART, true), EXIT_OUTCOME_STAY_DOWN);
+        assert_int_equal(worker_exit_outcome(INTENT_FAIL, true), EXIT_OUTCOME_FAIL);
+        assert_int_equal(worker_exit_outcome(INTENT_REMOVE, true), EXIT_OUTCOME_REMOVE);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_intent_merge),
+                cmocka_unit_test(test_exit_outcome),
                 cmocka_unit_test(test_state_names),
                 cmocka_unit_test(test_lifecycle),
                 cmocka_unit_test(test_invalid_transitions),

@@ -1,0 +1,564 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The one road through the daemon (see manager.h):
+ *   kernel event -> monitor (queues a pass) -> manager_evaluate(): snapshot -> dispatch_evaluate()
+ *   -> ops.recycle -> worker_recycle() -> Event -> manager_handle_event() -> manager_announce()
+ *   -> every sink.
+ * Events that happen later (exits, timeouts, state changes) come back from worker.c through
+ * manager_on_worker_report() and take the same last two steps. Supervision after an exit (restart
+ * policy, backoff, restart intensity, strategies, escalation) is decided here, with supervisor.c's
+ * pure functions. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dispatch.h"
+#include "log.h"
+#include "manager.h"
+
+#define MIB                         (1024ULL * 1024ULL)
+#define DAEMON_FAULT_MIN_DELAY_USEC (100 * USEC_PER_MSEC)
+#define BUDGET_FLOOR_BYTES          (4 * MIB)
+
+void manager_announce(Manager *m, const Event *e) {
+        Event x = *e;
+
+        if (x.monotonic_usec == 0)
+                x.monotonic_usec = now_usec();
+        if (x.realtime_usec == 0)
+                x.realtime_usec = now_realtime_usec();
+        if (x.dyno_limit_bytes == 0)
+                x.dyno_limit_bytes = m->dyno_limit_bytes;
+        if (x.dyno_current_bytes == 0 && m->dyno_watch)
+                x.dyno_current_bytes = m->dyno_watch->sample.current;
+        announce_event(&m->announcer, &x);
+}
+
+/* The dyno's brake (memory.high = RecycleAt) is lifted halfway to its limit while any drain is
+ * in progress, and put back once the last drain has ended; memory.max stays the backstop. */
+static void manager_release_dyno_brake(Manager *m) {
+        if (m->dyno_brake_released || m->recycle_at_bytes >= m->dyno_limit_bytes)
+                return;
+        int r = cgroup_write_u64(&m->root, m->dyno_path, "memory.high", manager_dyno_drain_high(m));
+        if (r < 0)
+                log_warning_errno(r, "Failed to lift the dyno's memory.high for a drain, ignoring: %m");
+        else
+                m->dyno_brake_released = true;
+}
+
+static void manager_restore_dyno_brake(Manager *m) {
+        if (!m->dyno_brake_released)
+                return;
+        for (size_t i = 0; i < m->n_workers; i++)
+                if (worker_is_draining(m->workers[i]))
+                        return; /* another drain still needs the headroom */
+        int r = cgroup_write_u64(&m->root, m->dyno_path, "memory.high", m->recycle_at_bytes);
+        if (r < 0)
+                log_warning_errno(r, "Failed to restore the dyno's memory.high, ignoring: %m");
+        m->dyno_brake_released = false;
+}
+
+static void manager_handle_start(Manager *m, Worker *w, int r, const Event *e);
+
+int manager_start_worker(Manager *m, Worker *w) {
+        Event e;
+        int r;
+
+        if (w->intent == INTENT_REMOVE)
+                return 0;
+        if (w->state == WORKER_FAILED)
+                w->consecutive_failures = 0;
+        w->group->failed = false;
+        r = worker_start(w, &e);
+        manager_handle_start(m, w, r, &e);
+        return r;
+}
+
+static void manager_restart_after(Manager *m, Worker *w, usec_t delay, bool count) {
+        Event e;
+        int r = worker_restart_after(w, delay, count, &e);
+        manager_handle_start(m, w, r, &e);
+}
+
+/* Erlang's "reached max restart intensity": the group's workers go down and stay down (state
+ * failed) until started again by hand or by a reload. `dying` is the one whose death tipped it. */
+static void manager_group_give_up(Manager *m, Group *g, Worker *dying) {
+        Event e = EVENT_INIT(EVENT_GAVE_UP);
+
+        g->failed = true;
+        e.supervisor = g->name;
+        e.max_restarts = g->max_restarts;
+        e.restart_window_usec = g->restart_window_usec;
+        manager_announce(m, &e);
+        for (size_t i = 0; i < m->n_workers; i++) {
+                Worker *w = m->workers[i];
+                if (w->group != g || w->intent == INTENT_REMOVE)
+                        continue;
+                if (w == dying)
+                        worker_stay_down(w, /* failed= */ true);
+                else
+                        (void) worker_stop(w, INTENT_FAIL);
+        }
+}
+
+/* An exit nobody asked for (or a start that failed on the worker's account): restart with
+ * backoff, stay down, or fail the group when its restart intensity is exceeded; siblings follow
+ * the group's strategy. */
+static void manager_supervise_failure(Manager *m, Worker *w, bool success) {
+        Group *g = w->group;
+        usec_t now = now_usec();
+
+        if (!restart_wanted(w->cfg->restart, success)) {
+                worker_stay_down(w, /* failed= */ false);
+                return;
+        }
+        if (restart_tally_add(&g->tally, now, g->max_restarts, g->restart_window_usec)) {
+                manager_group_give_up(m, g, w);
+                return;
+        }
+
+        /* A worker that ran for longer than the backoff cap counts as healthy again. */
+        if (w->started_usec > 0 && now - w->started_usec >= w->cfg->restart_max_usec)
+                w->consecutive_failures = 0;
+        w->consecutive_failures++;
+        usec_t delay = backoff_delay_usec(w->consecutive_failures, w->cfg->restart_usec, w->cfg->restart_max_usec);
+        log_info("Worker %s: restarting in %" PRIu64 " ms (failure %u in a row).", w->name, delay / USEC_PER_MSEC,
+                 w->consecutive_failures);
+
+        /* The strategy: siblings that go down with it restart as soon as they have stopped. */
+        size_t n = 0, self = 0;
+        bool affected[m->n_workers ?: 1];
+        Worker *members[m->n_workers ?: 1];
+        for (size_t i = 0; i < m->n_workers; i++)
+                if (m->workers[i]->group == g && m->workers[i]->intent != INTENT_REMOVE) {
+                        if (m->workers[i] == w)
+                                self = n;
+                        members[n++] = m->workers[i];
+                }
+        strategy_affected(g->strategy, n, self, affected);
+        for (size_t i = 0; i < n; i++)
+                if (affected[i] && members[i] != w && worker_state_is_active(members[i]->state)) {
+                        log_info("Worker %s: stopping for restart, its sibling %s died (%s).", members[i]->name,
+                                 w->name, strategy_to_string(g->strategy));
+                        (void) worker_stop(members[i], INTENT_RESTART);
+                }
+        manager_restart_after(m, w, delay, /* count= */ true);
+}
+
+/* A start that failed: the daemon's own failures (EMFILE, ENOMEM, a node it could not create)
+ * are retried with backoff and never count against the worker's or its group's restart
+ * intensity; the worker's own (an unknown User=) are judged like a death. */
+static void manager_handle_start(Manager *m, Worker *w, int r, const Event *e) {
+        if (r == 0)
+                return;
+        manager_handle_event(m, w, e);
+        if (r > 0)
+                return;
+        if (e->daemon_fault) {
+                w->consecutive_failures++;
+                usec_t delay =
+                        backoff_delay_usec(w->consecutive_failures, w->cfg->restart_usec, w->cfg->restart_max_usec);
+                manager_restart_after(m, w, MAX(delay, DAEMON_FAULT_MIN_DELAY_USEC), /* count= */ false);
+        } else
+                manager_supervise_failure(m, w, /* success= */ false);
+}
+
+static void manager_after_exit(Manager *m, Worker *w, const Event *e) {
+        if (e->replaced)
+                return; /* the old incarnation of a ReplaceFirst recycle: its replacement runs on */
+
+        switch (worker_exit_outcome(w->intent, m->shutting_down)) {
+        case EXIT_OUTCOME_RESTART:
+                if (e->reason != RECYCLE_NONE && m->config->dyno.recycles_count_as_restarts &&
+                    restart_tally_add(&w->group->tally, now_usec(), w->group->max_restarts,
+                                      w->group->restart_window_usec)) {
+                        manager_group_give_up(m, w->group, w);
+                        break;
+                }
+                manager_restart_after(m, w, 0, /* count= */ false);
+                break;
+        case EXIT_OUTCOME_JUDGE:
+                manager_supervise_failure(m, w, e->exit_code == CLD_EXITED && e->exit_status == 0);
+                break;
+        case EXIT_OUTCOME_REMOVE:
+                manager_schedule_gc(m);
+                break;
+        default:
+                break;
+        }
+}
+
+static bool reason_is_memory(RecycleReason r) {
+        return r == RECYCLE_BUDGET || r == RECYCLE_DYNO_LIMIT || r == RECYCLE_PRESSURE;
+}
+
+void manager_handle_event(Manager *m, Worker *w, const Event *e) {
+        int r;
+
+        switch (e->type) {
+        case EVENT_STARTED:
+                /* The incarnation's node (fresh for ReplaceFirst) gets its own watch; its figures
+                 * start afresh, so the previous incarnation's cannot judge it. */
+                w->watch = monitor_watch_free(w->watch);
+                r = monitor_watch_open(m->monitor, w->cgroup_path, &w->cfg->pressure, &w->watch);
+                if (r < 0)
+                        log_warning_errno(r,
+                                          "Failed to watch memory events of worker %s, recycling by memory is off "
+                                          "for it: %m",
+                                          w->name);
+                manager_announce(m, e);
+                monitor_queue(m->monitor, 0); /* re-arm time-based deadlines */
+                break;
+        case EVENT_RECYCLED:
+                manager_announce(m, e);
+                if (reason_is_memory(e->reason))
+                        manager_release_dyno_brake(m);
+                break;
+        case EVENT_EXITED:
+                manager_announce(m, e);
+                manager_after_exit(m, w, e);
+                manager_restore_dyno_brake(m);
+                manager_check_shutdown_done(m);
+                break;
+        case EVENT_STATE_CHANGED:
+                manager_announce(m, e);
+                if (e->new_state == WORKER_FAILED) {
+                        Event f = *e;
+                        f.type = EVENT_FAILED;
+                        manager_announce(m, &f);
+                }
+                manager_update_status(m);
+                if (!worker_state_is_active(e->new_state) && w->intent == INTENT_REMOVE)
+                        manager_schedule_gc(m);
+                break;
+        default:
+                manager_announce(m, e);
+                break;
+        }
+}
+
+void manager_on_worker_report(Worker *w, const Event *e, void *userdata) {
+        manager_handle_event(userdata, w, e);
+}
+
+/* The drain allowance of a memory recycle: a throttled worker cannot drain (the memory.high
+ * penalty stalls every allocation; a SIGTERM handler took 467 s to run in one measurement,
+ * VM-RECIPE.md), so memory.high is lifted by a quarter of its budget, at least 16 MiB, at most
+ * half of the dyno's remaining headroom. 0 = leave it. */
+static uint64_t manager_drain_high(Manager *m, Worker *w, RecycleReason reason) {
+        uint64_t cur = m->dyno_watch ? m->dyno_watch->sample.current : 0;
+        uint64_t headroom = m->dyno_limit_bytes > cur ? (m->dyno_limit_bytes - cur) / 2 : 0;
+
+        if (!reason_is_memory(reason) || w->budget_bytes == UINT64_MAX)
+                return 0;
+        return w->budget_bytes + MIN(MAX(w->budget_bytes / 4, 16 * MIB), headroom);
+}
+
+/* ReplaceFirst needs two copies to fit below RecycleAt, or the replacement itself would trip
+ * dyno-limit. */
+static bool manager_replace_fits(Manager *m, Worker *w) {
+        uint64_t need = w->budget_bytes == UINT64_MAX ? 0 : w->budget_bytes;
+        uint64_t cur = m->dyno_watch ? m->dyno_watch->sample.current : 0;
+
+        if (!w->cfg->replace_first)
+                return false;
+        if (cur + need < m->recycle_at_bytes)
+                return true;
+        log_notice("Worker %s: ReplaceFirst=yes, but the replacement may need %" PRIu64
+                   " bytes and the dyno uses %" PRIu64 " of RecycleAt %" PRIu64 ": stopping first, then starting.",
+                   w->name, need, cur, m->recycle_at_bytes);
+        return false;
+}
+
+static int op_recycle(void *userdata, size_t index, const PolicyAction *a, Event *ret) {
+        Manager *m = userdata;
+        Worker *w = m->workers[index];
+        RecycleRequest req = {
+                .reason = a->reason,
+                .memory_bytes = a->memory_bytes,
+                .memory_current_bytes = w->watch ? w->watch->sample.current : 0,
+                .budget_bytes = a->budget_bytes,
+                .detect_usec = m->trigger_usec,
+                .drain_high = manager_drain_high(m, w, a->reason),
+        };
+        req.replace_ok = manager_replace_fits(m, w);
+        m->dispatching = w;
+        int r = worker_recycle(w, &req, ret);
+        if (r < 0)
+                log_error_errno(r, "Failed to recycle worker %s (reason %s), nothing was done: %m", w->name,
+                                recycle_reason_to_string(a->reason));
+        return r;
+}
+
+static void op_announce(void *userdata, const Event *e) {
+        Manager *m = userdata;
+        manager_handle_event(m, m->dispatching, e);
+}
+
+static usec_t op_now(void *userdata) {
+        return now_usec();
+}
+
+static const DispatchOps dispatch_ops = {
+        .recycle = op_recycle,
+        .announce = op_announce,
+        .now = op_now,
+};
+
+/* A candidate may be recycled: it runs and nobody has asked it to stop. */
+static bool worker_is_candidate(const Worker *w) {
+        return (w->state == WORKER_RUNNING || w->state == WORKER_STARTING) && w->intent == INTENT_NONE &&
+               w->recycle_reason == RECYCLE_NONE;
+}
+
+static usec_t idle_sample_interval(const Worker *w) {
+        return MAX(w->cfg->idle_timeout_usec / 4, 100 * USEC_PER_MSEC);
+}
+
+static void manager_sample_cpu(Manager *m, Worker *w, usec_t now) {
+        uint64_t usage;
+        if (monitor_read_cpu_usage(m->monitor, w->cgroup_path, &usage) < 0)
+                return;
+        if (usage != w->last_cpu_usage_usec) {
+                w->last_cpu_usage_usec = usage;
+                w->last_cpu_activity_usec = now;
+        }
+}
+
+static void manager_report_oom_kills(Manager *m, Worker *w) {
+        uint64_t n = w->watch ? monitor_watch_take_oom_kills(w->watch) : 0;
+        if (n == 0)
+                return;
+        Event e = worker_event(w, EVENT_OOM_KILL);
+        e.oom_kills = (unsigned) MIN(n, (uint64_t) UINT32_MAX);
+        manager_handle_event(m, w, &e);
+}
+
+void manager_evaluate(void *userdata, usec_t trigger_usec) {
+        Manager *m = userdata;
+        MemoryWatch *dw = m->dyno_watch;
+        usec_t now = now_usec(), idle_iv = USEC_INFINITY;
+        size_t n = m->n_workers;
+        DispatchResult res;
+
+        if (m->shutting_down)
+                return;
+        if (dw)
+                (void) monitor_watch_sample(dw);
+        DynoSample dyno = {
+                .memory_current = dw ? dw->sample.current : 0,
+                .unreclaimable = dw ? dw->sample.unreclaimable : 0,
+                .memory_limit = m->dyno_limit_bytes,
+                .recycle_at = m->recycle_at_bytes,
+                .pressure_fired = dw && dw->pressure_fired,
+                .last_dyno_action_usec = m->last_dyno_action_usec,
+        };
+        /* Near the dyno's limit every worker's figure matters for choosing the offender. */
+        bool full = dyno.unreclaimable >= dyno.recycle_at || dyno.pressure_fired;
+
+        for (size_t i = 0; i < n; i++) {
+                Worker *w = m->workers[i];
+                bool cand = worker_is_candidate(w);
+                MemoryWatch *ww = w->watch;
+
+                manager_report_oom_kills(m, w);
+                if (cand && ww && (ww->dirty || full))
+                        (void) monitor_watch_sample(ww);
+                if (cand && w->cfg->idle_timeout_usec > 0) {
+                        manager_sample_cpu(m, w, now);
+                        idle_iv = MIN(idle_iv, idle_sample_interval(w));
+                }
+                m->samples[i] = (WorkerSample){
+                        .candidate = cand,
+                        .recycle_in_progress = w->recycle_reason != RECYCLE_NONE,
+                        .recycle_in_progress_reason = w->recycle_reason,
+                        .memory_current = ww ? ww->sample.current : 0,
+                        .unreclaimable = ww ? ww->sample.unreclaimable : 0,
+                        .budget = w->budget_bytes,
+                        .pressure_fired = ww && ww->pressure_fired,
+                        .pressure_some_avg10 = ww ? ww->sample.pressure_some_avg10 : 0,
+                        .started_usec = w->started_usec,
+                        .max_lifetime_usec = w->cfg->max_lifetime_usec,
+                        .idle_timeout_usec = w->cfg->idle_timeout_usec,
+                        .last_cpu_activity_usec = w->last_cpu_activity_usec,
+                        .watchdog_usec = w->cfg->watchdog_usec,
+                        .last_watchdog_usec = w->last_watchdog_usec,
+                };
+        }
+
+        m->trigger_usec = trigger_usec;
+        (void) dispatch_evaluate(now, &dyno, m->samples, n, &m->policy, &dispatch_ops, m, &res);
+        m->trigger_usec = 0;
+        m->last_dyno_action_usec = res.last_dyno_action_usec;
+        monitor_arm_deadline(m->monitor,
+                             idle_iv == USEC_INFINITY ? res.next_deadline : MIN(res.next_deadline, now + idle_iv));
+
+        for (size_t i = 0; i < m->n_workers; i++)
+                if (m->workers[i]->watch)
+                        m->workers[i]->watch->pressure_fired = false;
+        if (dw)
+                dw->pressure_fired = false;
+}
+
+/* Which worker a notification belongs to: its main PID, else the sender's cgroup (a helper
+ * process of the worker may send on its behalf). */
+static Worker *manager_worker_by_pid(Manager *m, pid_t pid) {
+        char path[64], buf[4096];
+        _cleanup_free_ char *cg = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t n;
+
+        for (size_t i = 0; i < m->n_workers; i++)
+                if (m->workers[i]->pid == pid)
+                        return m->workers[i];
+
+        snprintf(path, sizeof path, "%s/%d/cgroup", m->proc, (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        n = cgroup_read_fd(fd, buf, sizeof buf);
+        if (n < 0 || cgroup_parse_proc_self(buf, (size_t) n, &cg) < 0)
+                return NULL;
+        for (size_t i = 0; i < m->n_workers; i++) {
+                const char *p = m->workers[i]->cgroup_path;
+                size_t l = strlen(p);
+                if (strncmp(cg, p, l) == 0 && (cg[l] == 0 || cg[l] == '/'))
+                        return m->workers[i];
+        }
+        return NULL;
+}
+
+void manager_on_notify(void *userdata, pid_t pid, const char *line) {
+        Manager *m = userdata;
+        Worker *w = manager_worker_by_pid(m, pid);
+
+        if (!w) {
+                log_debug("Notification from pid %d, which belongs to no worker, ignoring.", (int) pid);
+                return;
+        }
+        if (streq(line, "READY=1"))
+                worker_on_ready(w);
+        else if (streq(line, "WATCHDOG=1"))
+                worker_on_watchdog(w);
+}
+
+/* The bus's view of the manager. */
+static Worker *bus_find_worker(void *userdata, const char *name) {
+        return manager_find_worker(userdata, name);
+}
+
+static size_t bus_n_workers(void *userdata) {
+        return ((Manager *) userdata)->n_workers;
+}
+
+static Worker *bus_worker_at(void *userdata, size_t i) {
+        return ((Manager *) userdata)->workers[i];
+}
+
+static void bus_dyno(void *userdata, BusDynoFacts *ret) {
+        Manager *m = userdata;
+        *ret = (BusDynoFacts){
+                .limit_bytes = m->dyno_limit_bytes,
+                .recycle_at_bytes = m->recycle_at_bytes,
+                .cgroup = m->dyno_path,
+        };
+}
+
+/* SetBudget: at least BUDGET_FLOOR_BYTES (4 MiB: below that a worker cannot even load its
+ * program, and recycling it would free nothing), at most the dyno's MemoryLimit. A budget below
+ * what the worker holds now is allowed: it is how an operator asks for a budget recycle. */
+static int bus_set_budget(void *userdata, Worker *w, uint64_t bytes, bool runtime, sd_bus_error *error) {
+        Manager *m = userdata;
+        Event e;
+        int r;
+
+        if (bytes < BUDGET_FLOOR_BYTES)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "A budget of %" PRIu64 " bytes is below the floor of %llu bytes (4M); "
+                                         "nothing was changed.",
+                                         bytes, BUDGET_FLOOR_BYTES);
+        if (bytes > m->dyno_limit_bytes)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "A budget of %" PRIu64 " bytes is above the dyno's MemoryLimit of %" PRIu64
+                                         " bytes; nothing was changed.",
+                                         bytes, m->dyno_limit_bytes);
+        if (!runtime) {
+                r = manager_persist_budget(m, w, bytes);
+                if (r < 0)
+                        return sd_bus_error_set_errnof(error, r, "Failed to write the drop-in for %s: %m", w->name);
+        }
+        r = worker_set_budget(w, bytes, &e);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to set memory.high of %s: %m", w->name);
+        if (r > 0)
+                manager_handle_event(m, w, &e);
+        monitor_queue(m->monitor, 0);
+        return 0;
+}
+
+/* A manual recycle takes the dispatcher's own road: one action, carried out, announced. */
+static int manager_recycle_manual(Manager *m, Worker *w, sd_bus_error *error) {
+        uint64_t cur = 0;
+        Event e = EVENT_INIT(EVENT_RECYCLED);
+        size_t index = SIZE_MAX;
+        int r;
+
+        if (w->state != WORKER_RUNNING && w->state != WORKER_STARTING)
+                return sd_bus_error_setf(error, "org.cgwatch1.NotRunning", "Worker %s is %s.", w->name,
+                                         worker_state_to_string(w->state));
+        for (size_t i = 0; i < m->n_workers; i++)
+                if (m->workers[i] == w)
+                        index = i;
+        (void) cgroup_read_u64(&m->root, w->cgroup_path, "memory.current", &cur);
+        PolicyAction a = {
+                .worker = index, .reason = RECYCLE_MANUAL, .memory_bytes = cur, .budget_bytes = w->budget_bytes};
+        m->trigger_usec = now_usec();
+        r = op_recycle(m, index, &a, &e);
+        m->trigger_usec = 0;
+        if (r == 0)
+                return sd_bus_error_setf(error, "org.cgwatch1.NotRunning", "Worker %s is %s.", w->name,
+                                         worker_state_to_string(w->state));
+        if (r < 0)
+                return r;
+        op_announce(m, &e);
+        return 0;
+}
+
+static int bus_worker_op(void *userdata, Worker *w, BusWorkerOp op, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        if (w->intent == INTENT_REMOVE)
+                return sd_bus_error_setf(error, "org.cgwatch1.NotRunning",
+                                         "Worker %s is no longer configured and is being removed.", w->name);
+        switch (op) {
+        case BUS_OP_RECYCLE:
+                return manager_recycle_manual(m, w, error);
+        case BUS_OP_RESTART:
+                if (worker_state_is_active(w->state))
+                        return worker_stop(w, INTENT_RESTART) < 0 ? -EIO : 0;
+                return manager_start_worker(m, w) < 0 ? -EIO : 0;
+        case BUS_OP_STOP:
+                (void) worker_stop(w, INTENT_STOP);
+                return 0;
+        default:
+                return manager_start_worker(m, w) < 0 ? -EIO : 0;
+        }
+}
+
+static int bus_reload(void *userdata, sd_bus_error *error) {
+        return manager_reload(userdata);
+}
+
+const BusOps manager_bus_ops = {
+        .find_worker = bus_find_worker,
+        .n_workers = bus_n_workers,
+        .worker_at = bus_worker_at,
+        .dyno = bus_dyno,
+        .set_budget = bus_set_budget,
+        .worker_op = bus_worker_op,
+        .reload = bus_reload,
+};
