@@ -416,3 +416,33 @@ uint64_t memory_unreclaimable_bytes(uint64_t memory_current, const MemoryStat *s
 
         return memory_current > reclaimable ? memory_current - reclaimable : 0;
 }
+
+int proc_meminfo_parse(const char *buf, size_t len, uint64_t *ret_total_bytes, uint64_t *ret_available_bytes) {
+        Span rest = {buf, len}, line;
+        uint64_t total = 0, avail = 0;
+        bool have_total = false, have_avail = false;
+
+        assert(buf || len == 0);
+        assert(ret_total_bytes && ret_available_bytes);
+
+        while (next_line(&rest, &line)) {
+                Span key = next_token(&line), num = next_token(&line), unit = next_token(&line);
+                uint64_t *dst;
+                uint64_t v;
+
+                if (span_eq(key, "MemTotal:"))
+                        dst = &total, have_total = true;
+                else if (span_eq(key, "MemAvailable:"))
+                        dst = &avail, have_avail = true;
+                else
+                        continue;
+                if (span_to_u64(num, &v) < 0 || !span_eq(unit, "kB") || !span_is_blank(line) ||
+                    __builtin_mul_overflow(v, 1024, dst))
+                        return -EINVAL;
+        }
+        if (!have_total || !have_avail || total == 0)
+                return -EINVAL;
+        *ret_total_bytes = total;
+        *ret_available_bytes = MIN(avail, total);
+        return 0;
+}

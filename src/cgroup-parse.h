@@ -50,6 +50,10 @@ int cgroup_value_parse(const char *buf, size_t len, uint64_t *ret);
 /* cpu.stat: usage_usec (required). */
 int cpu_stat_parse_usage(const char *buf, size_t len, uint64_t *ret_usage_usec);
 
+/* /proc/meminfo: MemTotal and MemAvailable ("kB" lines), in bytes; available is clamped to total.
+ * -EINVAL when either is missing or malformed, or MemTotal is 0. */
+int proc_meminfo_parse(const char *buf, size_t len, uint64_t *ret_total_bytes, uint64_t *ret_available_bytes);
+
 /* Bytes the kernel cannot reclaim without killing: memory.current minus reclaimable page cache
  * (file - shmem) and minus slab_reclaimable, clamped to [0, current]. This is what a budget is
  * judged on: a worker streaming files through the page cache trips memory.high and PSI, yet

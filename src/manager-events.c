@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -204,7 +205,7 @@ void manager_handle_event(Manager *m, Worker *w, const Event *e) {
                 /* The incarnation's node (fresh for ReplaceFirst) gets its own watch; its figures
                  * start afresh, so the previous incarnation's cannot judge it. */
                 w->watch = monitor_watch_free(w->watch);
-                r = monitor_watch_open(m->monitor, w->cgroup_path, &w->cfg->pressure, &w->watch);
+                r = monitor_watch_open(m->monitor, w->cgroup_path, /* local= */ false, &w->cfg->pressure, &w->watch);
                 if (r < 0)
                         log_warning_errno(r,
                                           "Failed to watch memory events of worker %s, recycling by memory is off "
@@ -338,6 +339,22 @@ static void manager_report_oom_kills(Manager *m, Worker *w) {
         manager_handle_event(m, w, &e);
 }
 
+/* /proc/meminfo: how much memory the whole machine (or container) still has. */
+static void host_meminfo(Manager *m, uint64_t *ret_total, uint64_t *ret_available) {
+        char path[PATH_MAX], buf[4096];
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t n;
+
+        *ret_total = *ret_available = 0;
+        snprintf(path, sizeof path, "%s/meminfo", m->proc);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        n = cgroup_read_fd(fd, buf, sizeof buf);
+        if (n < 0 || proc_meminfo_parse(buf, (size_t) n, ret_total, ret_available) < 0)
+                *ret_total = *ret_available = 0;
+}
+
 void manager_evaluate(void *userdata, usec_t trigger_usec) {
         Manager *m = userdata;
         MemoryWatch *dw = m->dyno_watch;
@@ -355,8 +372,11 @@ void manager_evaluate(void *userdata, usec_t trigger_usec) {
                 .memory_limit = m->dyno_limit_bytes,
                 .recycle_at = m->recycle_at_bytes,
                 .pressure_fired = dw && dw->pressure_fired,
+                .own_event_usec = dw ? dw->high_usec : 0,
                 .last_dyno_action_usec = m->last_dyno_action_usec,
         };
+        if (dyno.pressure_fired) /* only then does the machine's state matter */
+                host_meminfo(m, &dyno.host_total_bytes, &dyno.host_available_bytes);
         /* Near the dyno's limit every worker's figure matters for choosing the offender. */
         bool full = dyno.unreclaimable >= dyno.recycle_at || dyno.pressure_fired;
 
@@ -380,6 +400,7 @@ void manager_evaluate(void *userdata, usec_t trigger_usec) {
                         .unreclaimable = ww ? ww->sample.unreclaimable : 0,
                         .budget = w->budget_bytes,
                         .pressure_fired = ww && ww->pressure_fired,
+                        .own_high_usec = ww ? ww->high_usec : 0,
                         .pressure_some_avg10 = ww ? ww->sample.pressure_some_avg10 : 0,
                         .started_usec = w->started_usec,
                         .max_lifetime_usec = w->cfg->max_lifetime_usec,

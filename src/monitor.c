@@ -147,6 +147,8 @@ static int on_memory_events(sd_event_source *s, int fd, uint32_t revents, void *
                         (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
                 return 0;
         }
+        if (ev.high > w->events.high || ev.max > w->events.max)
+                w->high_usec = t;
         if (events_grew(&w->events, &ev)) {
                 w->dirty = true;
                 monitor_queue(w->monitor, t);
@@ -195,7 +197,7 @@ static int watch_io(Monitor *m, int fd, sd_event_io_handler_t cb, void *userdata
         return 0;
 }
 
-int monitor_watch_open(Monitor *m, const char *path, const PressureConfig *pc, MemoryWatch **ret) {
+int monitor_watch_open(Monitor *m, const char *path, bool local, const PressureConfig *pc, MemoryWatch **ret) {
         _cleanup_(monitor_watch_freep) MemoryWatch *w = calloc(1, sizeof(MemoryWatch));
         char buf[512];
         ssize_t n;
@@ -209,7 +211,7 @@ int monitor_watch_open(Monitor *m, const char *path, const PressureConfig *pc, M
         w->path = strdup(path);
         if (!w->path)
                 return -ENOMEM;
-        w->events_fd = cgroup_open_file(m->root, path, "memory.events", O_RDONLY);
+        w->events_fd = cgroup_open_file(m->root, path, local ? "memory.events.local" : "memory.events", O_RDONLY);
         if (w->events_fd < 0)
                 return w->events_fd;
         n = cgroup_read_fd(w->events_fd, buf, sizeof buf);

@@ -42,6 +42,7 @@ struct MemoryWatch {
         MemoryEvents events;    /* last read */
         uint64_t oom_kill_base; /* oom_kill when the watch was opened */
         uint64_t oom_kill_seen; /* oom_kill already handed to the owner */
+        usec_t high_usec;       /* last time high or max grew (the node's limit was hit); 0 = never */
         bool dirty;             /* an event arrived: re-read before deciding */
         bool pressure_fired;    /* the PSI trigger fired since the owner last cleared it */
         MemorySample sample;
@@ -51,9 +52,10 @@ int monitor_new(sd_event *event, const CgroupRoot *root, MonitorEvaluateFn evalu
 Monitor *monitor_free(Monitor *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Monitor *, monitor_free);
 
-/* Watches a node: memory.events always, a PSI trigger when pc->stall_usec > 0. The first sample
- * is due at once (dirty). Returns 0 and *ret, or a negative errno (nothing left open). */
-int monitor_watch_open(Monitor *m, const char *path, const PressureConfig *pc, MemoryWatch **ret);
+/* Watches a node: memory.events (memory.events.local when `local`: only the node's own limits,
+ * not its descendants'), and a PSI trigger when pc->stall_usec > 0. The first sample is due at
+ * once (dirty). Returns 0 and *ret, or a negative errno (nothing left open). */
+int monitor_watch_open(Monitor *m, const char *path, bool local, const PressureConfig *pc, MemoryWatch **ret);
 MemoryWatch *monitor_watch_free(MemoryWatch *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(MemoryWatch *, monitor_watch_free);
 

@@ -116,8 +116,16 @@ static PolicyAction make_action(size_t i, const WorkerSample *w, RecycleReason r
  * the VM: ten 20 MB/s leakers under one dyno limit, each at 10-20M of a 128M budget); choosing
  * among them is the dyno rules' job. A worker without a budget is never blamed here either:
  * nothing of its own can stall it. */
+static bool recent(usec_t at, usec_t now, usec_t window) {
+        return at != 0 && at <= now && now - at <= window;
+}
+
 static bool worker_pressure_is_its_own(const Snapshot *s, const WorkerSample *w, const PolicyConfig *cfg) {
         if (!w->pressure_fired || !worker_has_budget(w) || !worker_mostly_unreclaimable(w, cfg))
+                return false;
+        /* The stall is its own only if its own memory.high throttled it: global reclaim or a
+         * neighbour's churn stalls a worker too, without its high counter moving. */
+        if (!recent(w->own_high_usec, s->now, cfg->own_stall_window_usec))
                 return false;
         if (s->dyno.recycle_at > 0 && s->dyno.memory_current >= s->dyno.recycle_at)
                 return false;
@@ -188,26 +196,38 @@ static size_t dyno_worst_offender(const Snapshot *s) {
         return best;
 }
 
-/* NaN or negative (a broken sample) ranks lowest rather than poisoning the comparison. */
-static double sane_avg(double v) {
-        return isnan(v) || v < 0 ? 0 : v;
+/* Whether the dyno itself is short of memory, as opposed to stalling because a descendant hit its
+ * own budget (PSI and memory.events are hierarchical; memory.events.local is not). */
+static bool dyno_short_of_memory(const Snapshot *s, const PolicyConfig *cfg) {
+        if (s->dyno.unreclaimable >= s->dyno.recycle_at)
+                return true;
+        if (recent(s->dyno.own_event_usec, s->now, cfg->own_stall_window_usec))
+                return true;
+        return s->dyno.host_total_bytes > 0 &&
+               s->dyno.host_available_bytes <
+                       scale_permille(s->dyno.host_total_bytes, cfg->host_min_available_permille);
 }
 
+/* The dyno stalls and is itself short of memory: the worker whose recycle frees the most of its
+ * own memory (largest overage, then largest unreclaimable), among those whose memory is mostly
+ * their own. PSI averages are not used to choose: they lag by up to 10 s and a fresh incarnation
+ * inherits its node's history, which is how a 4 MiB newcomer got blamed before. */
 static size_t dyno_pressure_offender(const Snapshot *s, const PolicyConfig *cfg) {
         size_t best = SIZE_MAX;
-        double best_avg = 0;
+        uint64_t best_overage = 0, best_unreclaimable = 0;
 
         for (size_t i = 0; i < s->n_workers; i++) {
                 const WorkerSample *w = &s->workers[i];
-                double avg;
+                uint64_t overage;
 
                 if (!w->candidate || !worker_mostly_unreclaimable(w, cfg))
                         continue;
-
-                avg = sane_avg(w->pressure_some_avg10);
-                if (best == SIZE_MAX || avg > best_avg) {
+                overage = worker_overage(w);
+                if (best == SIZE_MAX || overage > best_overage ||
+                    (overage == best_overage && w->unreclaimable > best_unreclaimable)) {
                         best = i;
-                        best_avg = avg;
+                        best_overage = overage;
+                        best_unreclaimable = w->unreclaimable;
                 }
         }
 
@@ -252,7 +272,7 @@ int policy_decide(const Snapshot *s, const PolicyConfig *cfg, PolicyAction *ret)
         }
 
         /* 3. The dyno stalls on memory: the worker stalling most, if the memory is its own. */
-        if (s->dyno.pressure_fired) {
+        if (s->dyno.pressure_fired && dyno_short_of_memory(s, cfg)) {
                 i = dyno_pressure_offender(s, cfg);
                 if (i != SIZE_MAX) {
                         *ret = make_action(i, &s->workers[i], RECYCLE_PRESSURE);

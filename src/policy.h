@@ -34,6 +34,8 @@ typedef struct WorkerSample {
         uint64_t unreclaimable;        /* bytes, memory_unreclaimable_bytes() */
         uint64_t budget;               /* bytes; UINT64_MAX = no budget */
         bool pressure_fired;           /* the worker's PSI trigger fired since the last decision */
+        usec_t own_high_usec;          /* last time its own memory.high was breached (memory.events
+                                        * high grew); 0 = never in this incarnation */
         double pressure_some_avg10;    /* percent, from memory.pressure */
         usec_t started_usec;           /* when this incarnation was spawned */
         usec_t max_lifetime_usec;      /* 0 = off */
@@ -44,12 +46,16 @@ typedef struct WorkerSample {
 } WorkerSample;
 
 typedef struct DynoSample {
-        uint64_t memory_current;      /* bytes, the dyno node */
-        uint64_t unreclaimable;       /* bytes, sum over workers (page cache excluded) */
-        uint64_t memory_limit;        /* bytes */
-        uint64_t recycle_at;          /* bytes */
-        bool pressure_fired;          /* the dyno's PSI trigger fired since the last decision */
-        usec_t last_dyno_action_usec; /* last dyno-limit/pressure recycle issued; 0 = never */
+        uint64_t memory_current;       /* bytes, the dyno node */
+        uint64_t unreclaimable;        /* bytes, sum over workers (page cache excluded) */
+        uint64_t memory_limit;         /* bytes */
+        uint64_t recycle_at;           /* bytes */
+        bool pressure_fired;           /* the dyno's PSI trigger fired since the last decision */
+        usec_t own_event_usec;         /* last time the dyno's OWN memory.high or memory.max was hit
+                                        * (memory.events.local high/max grew); 0 = never */
+        uint64_t host_total_bytes;     /* /proc/meminfo MemTotal; 0 when not read */
+        uint64_t host_available_bytes; /* /proc/meminfo MemAvailable */
+        usec_t last_dyno_action_usec;  /* last dyno-limit/pressure recycle issued; 0 = never */
 } DynoSample;
 
 typedef struct Snapshot {
@@ -69,6 +75,13 @@ typedef struct PolicyConfig {
          * never blamed for its own stall), and the dyno is below RecycleAt. */
         unsigned pressure_min_budget_permille; /* default 800 */
         usec_t dyno_cooldown_usec;             /* hold-off between dyno-level actions; default 1 s */
+        /* A stall is "its own" only if the node's own limit was hit this recently; default 1 s
+         * (the default PSI window). */
+        usec_t own_stall_window_usec;
+        /* The machine counts as short of memory below this share of MemAvailable in MemTotal;
+         * default 50 (5%). (Not /proc/pressure/memory: at the root it includes the stall of every
+         * worker throttled at its own memory.high, so a working brake looks like a shortage.) */
+        unsigned host_min_available_permille;
 } PolicyConfig;
 
 #define POLICY_CONFIG_DEFAULT                               \
@@ -77,6 +90,8 @@ typedef struct PolicyConfig {
                 .pressure_min_unreclaimable_permille = 500, \
                 .pressure_min_budget_permille = 800,        \
                 .dyno_cooldown_usec = USEC_PER_SEC,         \
+                .own_stall_window_usec = USEC_PER_SEC,      \
+                .host_min_available_permille = 50,          \
         })
 
 typedef struct PolicyAction {
@@ -88,15 +103,22 @@ typedef struct PolicyAction {
 
 /* Decides at most one recycle. Order of precedence:
  *  1. per-worker, in index order, first match wins: watchdog (now - last_watchdog >= watchdog),
- *     budget (unreclaimable over budget), pressure (pressure_fired, mostly unreclaimable, at
- *     least pressure_min_budget of its budget, and the dyno below recycle_at),
+ *     budget (unreclaimable over budget), pressure (pressure_fired, its own memory.high hit
+ *     within own_stall_window, mostly unreclaimable, at least pressure_min_budget of its budget,
+ *     and the dyno below recycle_at),
  *     lifetime (now - started >= max_lifetime), idle (now - last_cpu_activity >= idle_timeout).
  *  2. dyno-limit: dyno.unreclaimable >= recycle_at -> the worst offender among candidates:
  *     largest (unreclaimable - budget) overage first, then largest unreclaimable. Skipped while a
  *     dyno-limit/pressure recycle is in progress or within dyno_cooldown of the last one, so each
  *     action is re-checked against fresh numbers before the next.
- *  3. dyno pressure (pressure_fired on the dyno): the candidate with the highest
- *     pressure_some_avg10 that is mostly unreclaimable; same hold-off as 2.
+ *  3. dyno pressure (pressure_fired on the dyno), counted only while the dyno itself is short of
+ *     memory: its own memory.high (RecycleAt) or memory.max hit within own_stall_window
+ *     (memory.events.local), or unreclaimable >= recycle_at, or the machine's MemAvailable below
+ *     host_min_available_permille of MemTotal. PSI is hierarchical: a worker throttled at its own budget stalls
+ *     the dyno's figure too, and that is the worker's brake working, not the dyno's shortage.
+ *     Then, among candidates that are mostly unreclaimable, the one freeing the most (largest
+ *     overage, then largest unreclaimable; PSI averages lag and are inherited by a fresh
+ *     incarnation, so they do not choose); same hold-off as 2.
  * Only candidates are considered. Returns 1 with *ret filled, 0 if nothing to do. */
 int policy_decide(const Snapshot *s, const PolicyConfig *cfg, PolicyAction *ret);
 

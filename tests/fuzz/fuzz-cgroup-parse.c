@@ -24,12 +24,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(expr)                                                                     \
-        do {                                                                            \
-                if (!(expr)) {                                                          \
+#define CHECK(expr)                                                                              \
+        do {                                                                                     \
+                if (!(expr)) {                                                                   \
                         fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-                        abort();                                                        \
-                }                                                                       \
+                        abort();                                                                 \
+                }                                                                                \
         } while (0)
 
 static void check_return(int r) {
@@ -67,12 +67,22 @@ static void fuzz_one(const char *buf, size_t len) {
                         CHECK(memcmp(&st, &s, sizeof(st)) == 0);
                 else {
                         /* Any memory.current with any stat: the result is clamped. */
-                        static const uint64_t currents[] = { 0, 1, 4096, 1ULL << 40, UINT64_MAX };
+                        static const uint64_t currents[] = {0, 1, 4096, 1ULL << 40, UINT64_MAX};
 
                         for (size_t i = 0; i < ELEMENTSOF(currents); i++)
                                 CHECK(memory_unreclaimable_bytes(currents[i], &st) <= currents[i]);
                         CHECK(memory_unreclaimable_bytes(st.anon, &st) <= st.anon);
                 }
+        }
+
+        {
+                uint64_t total = 77, avail = 77;
+                r = proc_meminfo_parse(buf, len, &total, &avail);
+                check_return(r);
+                if (r < 0)
+                        CHECK(total == 77 && avail == 77);
+                else
+                        CHECK(total > 0 && avail <= total);
         }
 
         {

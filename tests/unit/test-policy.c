@@ -242,6 +242,7 @@ static void test_pressure_mostly_unreclaimable(void **state) {
         /* Worker 1 stalls on memory that is its own, at 90% of its budget: recycled on
          * pressure, with its figures. */
         w[1].pressure_fired = true;
+        w[1].own_high_usec = NOW - USEC_PER_MSEC; /* its own memory.high was hit */
         w[1].memory_current = 92 * MiB;
         w[1].unreclaimable = 90 * MiB;
         assert_int_equal(decide(&s, &a), 1);
@@ -290,6 +291,7 @@ static void test_pressure_boundary(void **state) {
         PolicyAction a;
 
         w[0].pressure_fired = true;
+        w[0].own_high_usec = NOW;
         w[0].budget = 600; /* 500 is 833 permille of it: near its budget, not over */
         w[0].memory_current = 1000;
         w[0].unreclaimable = 500; /* exactly 500 permille */
@@ -357,6 +359,7 @@ static void test_precedence_within_worker(void **state) {
         w[0].memory_current = 99 * MiB;
         w[0].unreclaimable = 98 * MiB;
         w[0].pressure_fired = true;
+        w[0].own_high_usec = NOW;
         w[0].max_lifetime_usec = 60 * USEC_PER_SEC;
         w[0].idle_timeout_usec = 30 * USEC_PER_SEC;
         w[0].last_cpu_activity_usec = NOW - 40 * USEC_PER_SEC;
@@ -627,43 +630,36 @@ static void test_dyno_holdoff_cooldown(void **state) {
         assert_int_equal(a.reason, RECYCLE_DYNO_LIMIT);
 }
 
-static void test_dyno_pressure_highest_avg10(void **state) {
+static void test_dyno_pressure_frees_most(void **state) {
         WorkerSample w[4] = {worker_healthy(), worker_healthy(), worker_streamer(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 4);
         PolicyAction a;
 
         s.dyno.pressure_fired = true;
-        w[0].pressure_some_avg10 = 10.0;
-        w[1].pressure_some_avg10 = 30.5;
-        w[2].pressure_fired = false;     /* its own trigger quiet; the dyno's fired */
-        w[2].pressure_some_avg10 = 80.0; /* the highest, but it is page cache */
-        w[3].pressure_some_avg10 = 30.25;
+        s.dyno.own_event_usec = NOW - USEC_PER_MSEC; /* the dyno's own brake was hit */
+        w[0].pressure_some_avg10 = 70.0;             /* stalls most, holds least: not chosen */
+        w[1].memory_current = w[1].unreclaimable = 60 * MiB;
+        w[2].pressure_fired = false; /* the streamer: 48M, but page cache */
+        w[3].memory_current = w[3].unreclaimable = 59 * MiB;
 
         assert_int_equal(decide(&s, &a), 1);
-        assert_action(&a, 1, RECYCLE_PRESSURE, 20 * MiB, 100 * MiB);
+        assert_action(&a, 1, RECYCLE_PRESSURE, 60 * MiB, 100 * MiB);
 
-        /* Without the dyno trigger: nothing, whatever the averages. */
+        /* Without the dyno trigger: nothing, whatever the figures. */
         s.dyno.pressure_fired = false;
         assert_int_equal(decide(&s, &a), 0);
         assert_untouched(&a);
 }
 
-static void test_dyno_pressure_ties_and_nan(void **state) {
+static void test_dyno_pressure_ties_and_holdoff(void **state) {
         WorkerSample w[3] = {worker_healthy(), worker_healthy(), worker_healthy()};
         Snapshot s = snapshot_make(NOW, w, 3);
         PolicyAction a;
 
         s.dyno.pressure_fired = true;
-        w[0].pressure_some_avg10 = NAN;
-        w[1].pressure_some_avg10 = 5.0;
-        w[2].pressure_some_avg10 = 5.0;
-        assert_int_equal(decide(&s, &a), 1);
-        assert_action(&a, 1, RECYCLE_PRESSURE, 20 * MiB, 100 * MiB);
-
-        /* All zero: still the lowest index (the dyno stalls and all are to blame equally). */
-        w[0].pressure_some_avg10 = 0;
-        w[1].pressure_some_avg10 = 0;
-        w[2].pressure_some_avg10 = 0;
+        s.dyno.own_event_usec = NOW - USEC_PER_MSEC;
+        w[0].pressure_some_avg10 = NAN; /* a broken sample changes nothing */
+        /* All equal: the lowest index. */
         assert_int_equal(decide(&s, &a), 1);
         assert_action(&a, 0, RECYCLE_PRESSURE, 20 * MiB, 100 * MiB);
 
@@ -680,15 +676,94 @@ static void test_dyno_limit_before_dyno_pressure(void **state) {
 
         s.dyno.unreclaimable = 470 * MiB;
         s.dyno.pressure_fired = true;
+        s.dyno.own_event_usec = NOW - USEC_PER_MSEC; /* the dyno's own brake was hit */
         w[0].unreclaimable = w[0].memory_current = 90 * MiB;
         w[1].pressure_some_avg10 = 60.0;
 
         assert_int_equal(decide(&s, &a), 1);
         assert_action(&a, 0, RECYCLE_DYNO_LIMIT, 90 * MiB, 100 * MiB);
 
+        /* Below RecycleAt, the dyno's own brake hit: pressure, and the stall average of worker 1
+         * does not choose; the one holding most does. */
         s.dyno.unreclaimable = 400 * MiB;
         assert_int_equal(decide(&s, &a), 1);
-        assert_action(&a, 1, RECYCLE_PRESSURE, 20 * MiB, 100 * MiB);
+        assert_action(&a, 0, RECYCLE_PRESSURE, 90 * MiB, 100 * MiB);
+}
+
+/* A worker's own PSI trigger counts only if its own memory.high throttled it within the window:
+ * global reclaim stalls a worker near its budget without its high counter moving (leak1 in
+ * test-recycle, recycled for "pressure" at 88% of its budget before this rule). */
+static void test_pressure_needs_own_stall(void **state) {
+        WorkerSample w[1] = {worker_healthy()};
+        Snapshot s = snapshot_make(NOW, w, 1);
+        PolicyAction a;
+
+        w[0].pressure_fired = true;
+        w[0].memory_current = w[0].unreclaimable = 90 * MiB;
+        w[0].own_high_usec = 0;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+        w[0].own_high_usec = NOW - USEC_PER_SEC - 1; /* just outside the 1 s window */
+        assert_int_equal(decide(&s, &a), 0);
+        w[0].own_high_usec = NOW - USEC_PER_SEC; /* its edge */
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_PRESSURE, 90 * MiB, 100 * MiB);
+        w[0].own_high_usec = NOW + 1; /* from the future: a broken stamp, not evidence */
+        assert_int_equal(decide(&s, &a), 0);
+}
+
+/* The case of issue 7: a 20 MB/s and a 200 MB/s leaker throttled at their own 64M budgets, a
+ * steady worker at 44 of 64M, a fresh incarnation at 4M, a page-cache streamer; the dyno at 30%
+ * of its limit. The dyno's PSI trigger fires because PSI is hierarchical: the leakers' own brakes
+ * stall it. Nobody may be recycled for "pressure"; only the leakers' budget rule acts. */
+static void test_dyno_pressure_from_descendants_is_innocent(void **state) {
+        WorkerSample w[5] = {worker_healthy(), worker_healthy(), worker_healthy(), worker_healthy(), worker_streamer()};
+        Snapshot s = snapshot_make(NOW, w, 5);
+        PolicyAction a;
+
+        for (size_t i = 0; i < 4; i++)
+                w[i].budget = 64 * MiB;
+        w[0].memory_current = w[0].unreclaimable = 58 * MiB; /* leak20, under 95% still */
+        w[0].own_high_usec = NOW - 10 * USEC_PER_MSEC;
+        w[0].pressure_some_avg10 = 35.0;
+        w[1].memory_current = w[1].unreclaimable = 4 * MiB;  /* a fresh leak200 incarnation */
+        w[1].pressure_some_avg10 = 60.0;                     /* it stalled in its last life */
+        w[2].memory_current = w[2].unreclaimable = 44 * MiB; /* steady */
+        w[2].pressure_some_avg10 = 12.0;
+        w[3].memory_current = w[3].unreclaimable = 15 * MiB;
+        w[3].pressure_some_avg10 = 20.0;
+        s.dyno.memory_limit = 1280 * MiB;
+        s.dyno.recycle_at = 1152 * MiB;
+        s.dyno.memory_current = s.dyno.unreclaimable = 384 * MiB; /* 30% */
+        s.dyno.pressure_fired = true;
+        s.dyno.own_event_usec = 0;            /* memory.events.local of the dyno: quiet */
+        s.dyno.host_total_bytes = 2000 * MiB; /* the machine is fine */
+        s.dyno.host_available_bytes = 1000 * MiB;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_untouched(&a);
+
+        /* Its own brake or limit was hit (or long ago: not evidence now). */
+        s.dyno.own_event_usec = NOW - 2 * USEC_PER_SEC;
+        assert_int_equal(decide(&s, &a), 0);
+        s.dyno.own_event_usec = NOW - 100 * USEC_PER_MSEC;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_PRESSURE, 58 * MiB, 64 * MiB); /* the leaker, not the newcomer */
+        s.dyno.own_event_usec = 0;
+
+        /* The whole machine is short of memory (MemAvailable below 5% of MemTotal): that counts
+         * too, from the threshold on. */
+        s.dyno.host_available_bytes = 100 * MiB; /* exactly 5% */
+        assert_int_equal(decide(&s, &a), 0);
+        s.dyno.host_available_bytes = 100 * MiB - 1;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_int_equal(a.reason, RECYCLE_PRESSURE);
+        s.dyno.host_total_bytes = 0; /* not read */
+        assert_int_equal(decide(&s, &a), 0);
+
+        /* The leaker reaching 95% of its budget is recycled, for budget, alone. */
+        w[0].unreclaimable = 64 * MiB * 95 / 100 + 1;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_BUDGET, 64 * MiB * 95 / 100 + 1, 64 * MiB);
 }
 
 static void test_lifetime_boundary(void **state) {
@@ -871,8 +946,8 @@ int main(void) {
                 cmocka_unit_test(test_dyno_limit_below_recycle_at),
                 cmocka_unit_test(test_dyno_holdoff_in_progress),
                 cmocka_unit_test(test_dyno_holdoff_cooldown),
-                cmocka_unit_test(test_dyno_pressure_highest_avg10),
-                cmocka_unit_test(test_dyno_pressure_ties_and_nan),
+                cmocka_unit_test(test_dyno_pressure_frees_most),
+                cmocka_unit_test(test_dyno_pressure_ties_and_holdoff),
                 cmocka_unit_test(test_dyno_limit_before_dyno_pressure),
                 cmocka_unit_test(test_lifetime_boundary),
                 cmocka_unit_test(test_idle_boundary),
@@ -881,6 +956,8 @@ int main(void) {
                 cmocka_unit_test(test_next_deadline_minimum),
                 cmocka_unit_test(test_next_deadline_saturates),
                 cmocka_unit_test(test_snapshot_not_modified),
+                cmocka_unit_test(test_pressure_needs_own_stall),
+                cmocka_unit_test(test_dyno_pressure_from_descendants_is_innocent),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
