@@ -246,17 +246,37 @@ void manager_on_worker_report(Worker *w, const Event *e, void *userdata) {
         manager_handle_event(userdata, w, e);
 }
 
-/* The drain allowance of a memory recycle: a throttled worker cannot drain (the memory.high
- * penalty stalls every allocation; a SIGTERM handler took 467 s to run in one measurement,
- * VM-RECIPE.md), so memory.high is lifted by a quarter of its budget, at least 16 MiB, at most
- * half of the dyno's remaining headroom. 0 = leave it. */
+/* The drain of a memory recycle. A throttled worker cannot drain (the memory.high penalty stalls
+ * every allocation; a SIGTERM handler took 467 s to run in one measurement, VM-RECIPE.md), so at
+ * the stop signal memory.high goes from the tripwire up to the budget itself: the reserve between
+ * them is what the drain may use, learned per worker (policy_reserve_bytes()). 0 = leave it. */
 static uint64_t manager_drain_high(Manager *m, Worker *w, RecycleReason reason) {
-        uint64_t cur = m->dyno_watch ? m->dyno_watch->sample.current : 0;
-        uint64_t headroom = m->dyno_limit_bytes > cur ? (m->dyno_limit_bytes - cur) / 2 : 0;
-
         if (!reason_is_memory(reason) || w->budget_bytes == UINT64_MAX)
                 return 0;
-        return w->budget_bytes + MIN(MAX(w->budget_bytes / 4, 16 * MIB), headroom);
+        return w->budget_bytes;
+}
+
+/* The fallback for a burst nobody could foresee: the drain reached the budget anyway. Lift the
+ * brake by a bounded allowance (a quarter of the budget, at least 16 MiB, at most half the dyno's
+ * headroom) so the stop handler still runs, and say so. */
+static void manager_check_drain(Manager *m, Worker *w) {
+        uint64_t cur = m->dyno_watch ? m->dyno_watch->sample.current : 0;
+        uint64_t headroom = m->dyno_limit_bytes > cur ? (m->dyno_limit_bytes - cur) / 2 : 0;
+        uint64_t high;
+        int r;
+
+        if (!reason_is_memory(w->recycle_reason) || w->drain_lifted || !w->watch || w->stop_usec == 0 ||
+            w->watch->high_usec <= w->stop_usec || w->budget_bytes == UINT64_MAX)
+                return;
+        high = w->budget_bytes + MIN(MAX(w->budget_bytes / 4, 16 * MIB), headroom);
+        r = worker_lift_drain(w, high);
+        if (r < 0)
+                log_warning_errno(r, "Worker %s: failed to lift memory.high for its drain, ignoring: %m", w->name);
+        else if (r > 0)
+                log_warning("Worker %s (pid %d): its drain reached its budget of %" PRIu64
+                            " bytes (a burst the reserve did not cover); memory.high lifted to %" PRIu64
+                            " so that it can finish.",
+                            w->name, (int) w->pid, w->budget_bytes, high);
 }
 
 /* ReplaceFirst needs two copies to fit below RecycleAt, or the replacement itself would trip
@@ -386,6 +406,7 @@ void manager_evaluate(void *userdata, usec_t trigger_usec) {
                 MemoryWatch *ww = w->watch;
 
                 manager_report_oom_kills(m, w);
+                manager_check_drain(m, w);
                 if (cand && ww && (ww->dirty || full))
                         (void) monitor_watch_sample(ww);
                 if (cand && w->cfg->idle_timeout_usec > 0) {
@@ -399,6 +420,7 @@ void manager_evaluate(void *userdata, usec_t trigger_usec) {
                         .memory_current = ww ? ww->sample.current : 0,
                         .unreclaimable = ww ? ww->sample.unreclaimable : 0,
                         .budget = w->budget_bytes,
+                        .tripwire = worker_tripwire(w),
                         .pressure_fired = ww && ww->pressure_fired,
                         .own_high_usec = ww ? ww->high_usec : 0,
                         .pressure_some_avg10 = ww ? ww->sample.pressure_some_avg10 : 0,

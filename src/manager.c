@@ -633,8 +633,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         r = monitor_new(m->event, &m->root, manager_evaluate, m, &m->monitor);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the monitor: %m");
-        r = monitor_watch_open(m->monitor, m->dyno_path, /* local= */ true, &m->config->dyno.pressure,
-                               &m->dyno_watch);
+        r = monitor_watch_open(m->monitor, m->dyno_path, /* local= */ true, &m->config->dyno.pressure, &m->dyno_watch);
         if (r < 0)
                 log_warning_errno(r, "Failed to watch the dyno's memory events and pressure, continuing without: %m");
         r = notify_open(m->event, manager_on_notify, m, &m->notify);

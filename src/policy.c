@@ -77,10 +77,32 @@ static bool worker_has_budget(const WorkerSample *w) {
         return w->budget != UINT64_MAX && w->budget != 0;
 }
 
+/* The tripwire (memory.high, budget - reserve) is where a leaker is held and recycled, so that
+ * its drain ends inside the budget. */
 static bool worker_over_budget(const WorkerSample *w, const PolicyConfig *cfg) {
         if (!worker_has_budget(w))
                 return false;
-        return w->unreclaimable >= scale_permille(w->budget, cfg->budget_permille);
+        uint64_t trip = w->tripwire > 0 && w->tripwire < w->budget ? w->tripwire : w->budget;
+        return w->unreclaimable >= scale_permille(trip, cfg->budget_permille);
+}
+
+uint64_t policy_reserve_bytes(uint64_t budget, uint64_t growth_bytes_per_sec, usec_t drain_usec) {
+        uint64_t lo, hi, r;
+
+        if (budget == UINT64_MAX || budget == 0)
+                return 0;
+        lo = budget / 64;
+        hi = budget / 4;
+        if (growth_bytes_per_sec == 0 || drain_usec == 0)
+                r = budget / 32;
+        else {
+                usec_t t = usec_add(drain_usec, POLICY_REACTION_MARGIN_USEC);
+                /* bytes = rate * t / 1e6, then + 25%; saturating. */
+                if (__builtin_mul_overflow(growth_bytes_per_sec / 1000, t / 1000, &r))
+                        r = UINT64_MAX;
+                r = r > UINT64_MAX / 5 * 4 ? UINT64_MAX : r + r / 4;
+        }
+        return MIN(MAX(r, lo), hi);
 }
 
 /* PSI alone is not evidence: page cache churn stalls a worker too (see VM-RECIPE.md, the 512 MB

@@ -33,6 +33,8 @@ typedef struct WorkerSample {
         uint64_t memory_current;       /* bytes */
         uint64_t unreclaimable;        /* bytes, memory_unreclaimable_bytes() */
         uint64_t budget;               /* bytes; UINT64_MAX = no budget */
+        uint64_t tripwire;             /* memory.high below the budget (budget - reserve); 0 = the
+                                        * budget itself is the tripwire */
         bool pressure_fired;           /* the worker's PSI trigger fired since the last decision */
         usec_t own_high_usec;          /* last time its own memory.high was breached (memory.events
                                         * high grew); 0 = never in this incarnation */
@@ -103,7 +105,8 @@ typedef struct PolicyAction {
 
 /* Decides at most one recycle. Order of precedence:
  *  1. per-worker, in index order, first match wins: watchdog (now - last_watchdog >= watchdog),
- *     budget (unreclaimable over budget), pressure (pressure_fired, its own memory.high hit
+ *     budget (unreclaimable >= budget_permille of the tripwire, or of the budget when no
+ *     tripwire is set), pressure (pressure_fired, its own memory.high hit
  *     within own_stall_window, mostly unreclaimable, at least pressure_min_budget of its budget,
  *     and the dyno below recycle_at),
  *     lifetime (now - started >= max_lifetime), idle (now - last_cpu_activity >= idle_timeout).
@@ -121,6 +124,15 @@ typedef struct PolicyAction {
  *     incarnation, so they do not choose); same hold-off as 2.
  * Only candidates are considered. Returns 1 with *ret filled, 0 if nothing to do. */
 int policy_decide(const Snapshot *s, const PolicyConfig *cfg, PolicyAction *ret);
+
+/* The reserve kept between a worker's tripwire (memory.high) and its MemoryBudget, so that what
+ * it allocates between the stop signal and its exit still fits in the budget: growth rate
+ * (bytes/s, learned per worker; 0 = unknown) times (drain time + the reaction margin), plus a
+ * quarter for noise. Unknown rate or drain: budget/32. Clamped to [budget/64, budget/4]: a
+ * reserve eats into the budget a healthy worker may use. 0 without a budget. Pure. */
+#define POLICY_REACTION_MARGIN_USEC (50 * USEC_PER_MSEC)
+#define POLICY_DEFAULT_DRAIN_USEC   (100 * USEC_PER_MSEC)
+uint64_t policy_reserve_bytes(uint64_t budget, uint64_t growth_bytes_per_sec, usec_t drain_usec);
 
 /* The earliest time at which a time-based rule (lifetime, idle, watchdog) could fire for any
  * candidate, for arming one timer; USEC_INFINITY if none. Pure. */

@@ -68,8 +68,9 @@ static void format_message(const Event *e, JournalRecord *r) {
         switch (e->type) {
         case EVENT_STARTED:
                 r->priority = LOG_INFO;
-                snprintf(m, n, "Worker %s started as pid %d in %s (memory.high=%s).", name, (int) e->pid,
-                         e->cgroup ?: "?", bytes_or_max(e->budget_bytes, a, sizeof a));
+                snprintf(m, n, "Worker %s started as pid %d in %s (budget=%s memory.high=%s).", name, (int) e->pid,
+                         e->cgroup ?: "?", bytes_or_max(e->budget_bytes, a, sizeof a),
+                         bytes_or_max(e->drain_high, b, sizeof b));
                 break;
         case EVENT_READY:
                 r->priority = LOG_DEBUG;

@@ -143,6 +143,27 @@ Worker *worker_free(Worker *w) {
         return NULL;
 }
 
+uint64_t worker_tripwire(const Worker *w) {
+        if (w->budget_bytes == UINT64_MAX || w->budget_bytes == 0)
+                return w->budget_bytes;
+        return w->budget_bytes - policy_reserve_bytes(w->budget_bytes, w->growth_bytes_per_sec, w->drain_usec);
+}
+
+int worker_lift_drain(Worker *w, uint64_t high) {
+        if (w->recycle_reason == RECYCLE_NONE || w->drain_lifted || !worker_state_is_active(w->state))
+                return 0;
+        int r = cgroup_write_u64(w->ctx->root, w->cgroup_path, "memory.high", high);
+        if (r < 0)
+                return r;
+        w->drain_lifted = true;
+        return 1;
+}
+
+/* Halfway between what we knew and what we saw: one odd incarnation moves it, does not own it. */
+static uint64_t ewma(uint64_t old, uint64_t seen) {
+        return old == 0 ? seen : old / 2 + seen / 2;
+}
+
 bool worker_is_draining(const Worker *w) {
         return w->recycle_reason != RECYCLE_NONE || w->retiree;
 }
@@ -190,9 +211,10 @@ static int on_ready_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* Puts the node's memory.high back at the budget after a drain (the next incarnation reuses it). */
+/* Puts the node's memory.high back at the tripwire after a drain (the next incarnation reuses
+ * it), with what this drain taught. */
 static void worker_restore_brake(Worker *w) {
-        int r = cgroup_write_u64(w->ctx->root, w->cgroup_path, "memory.high", w->budget_bytes);
+        int r = cgroup_write_u64(w->ctx->root, w->cgroup_path, "memory.high", worker_tripwire(w));
         if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "Failed to restore memory.high of '%s', ignoring: %m", w->cgroup_path);
 }
@@ -210,6 +232,9 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         w->timer_source = sd_event_source_disable_unref(w->timer_source);
         w->pidfd = safe_close(w->pidfd);
         w->pid = 0;
+        if (e.planned && w->stop_usec > 0 && e.monotonic_usec > w->stop_usec)
+                w->drain_usec = ewma(w->drain_usec, e.monotonic_usec - w->stop_usec);
+        w->stop_usec = 0;
         worker_retire_now(w); /* a replacement that died before READY=1 ends the wait */
 
         /* Whatever the main process left behind goes with it, so the next incarnation starts in an
@@ -445,6 +470,13 @@ int worker_recycle(Worker *w, const RecycleRequest *req, Event *ret) {
 
         w->recycles++;
         w->last_recycle_reason = req->reason;
+        /* A budget recycle tells how fast this worker grows: from nothing at its start to its
+         * tripwire now. (An overestimate for a worker with a big steady heap: a larger reserve.) */
+        usec_t now = now_usec();
+        if (req->reason == RECYCLE_BUDGET && w->started_usec > 0 && now > w->started_usec)
+                w->growth_bytes_per_sec =
+                        ewma(w->growth_bytes_per_sec,
+                             (uint64_t) ((double) req->memory_bytes * USEC_PER_SEC / (double) (now - w->started_usec)));
         Event e = worker_event(w, EVENT_RECYCLED);
         e.pid = old_pid;
         e.incarnation = old_incarnation;
@@ -466,12 +498,14 @@ int worker_set_budget(Worker *w, uint64_t budget_bytes, Event *ret) {
         if (budget_bytes == old)
                 return 0;
         /* A draining node keeps its allowance; its next incarnation gets the new budget. */
-        if (worker_state_is_active(w->state) && w->recycle_reason == RECYCLE_NONE) {
-                r = cgroup_write_u64(w->ctx->root, w->cgroup_path, "memory.high", budget_bytes);
-                if (r < 0 && r != -ENOENT)
-                        return r;
-        }
         w->budget_bytes = budget_bytes;
+        if (worker_state_is_active(w->state) && w->recycle_reason == RECYCLE_NONE) {
+                r = cgroup_write_u64(w->ctx->root, w->cgroup_path, "memory.high", worker_tripwire(w));
+                if (r < 0 && r != -ENOENT) {
+                        w->budget_bytes = old;
+                        return r;
+                }
+        }
         Event e = worker_event(w, EVENT_BUDGET_CHANGED);
         e.old_budget_bytes = old;
         *ret = e;
@@ -593,7 +627,7 @@ static int worker_spawn(Worker *w, pid_t *ret_pid, bool *ret_daemon_fault) {
         int r;
 
         *ret_daemon_fault = true;
-        r = cgroup_create(w->ctx->root, w->cgroup_path, w->budget_bytes, w->cfg->tasks_max);
+        r = cgroup_create(w->ctx->root, w->cgroup_path, worker_tripwire(w), w->cfg->tasks_max);
         if (r < 0)
                 return log_error_errno(r, "Failed to create cgroup '%s' for worker %s: %m", w->cgroup_path, w->name);
         cgfd = cgroup_open_dir(w->ctx->root, w->cgroup_path);
@@ -657,11 +691,13 @@ int worker_start(Worker *w, Event *ret) {
         w->incarnation++;
         w->intent = INTENT_NONE;
         w->recycle_reason = RECYCLE_NONE;
+        w->drain_lifted = false;
         w->started_usec = w->last_watchdog_usec = w->last_cpu_activity_usec = now_usec();
         w->started_realtime_usec = now_realtime_usec();
         w->last_cpu_usage_usec = 0;
         worker_set_state(w, WEV_START);
         Event e = worker_event(w, EVENT_STARTED);
+        e.drain_high = worker_tripwire(w);
         *ret = e;
 
         if (w->cfg->replace_first)
@@ -699,6 +735,7 @@ int worker_stop(Worker *w, WorkerIntent intent) {
         if (r < 0 && errno != ESRCH)
                 log_warning_errno(errno, "Failed to send %s to worker %s: %m", sigabbrev_np(w->cfg->stop_signal) ?: "?",
                                   w->name);
+        w->stop_usec = now_usec();
         worker_set_state(w, WEV_STOP);
         (void) worker_arm_timer(w, w->cfg->stop_timeout_usec, on_stop_timeout, "worker-stop-timeout");
         return 1;

@@ -91,8 +91,13 @@ struct Worker {
         MemoryWatch *watch; /* the owner's: memory.events and PSI of the current node */
 
         uint64_t budget_bytes; /* resolved MemoryBudget; UINT64_MAX = none */
-        unsigned incarnation;  /* starts so far */
-        unsigned restarts;     /* restarts after unplanned exits */
+        /* Learned per worker, across incarnations, for the reserve below the budget: */
+        uint64_t growth_bytes_per_sec; /* how fast it grew up to its tripwire; 0 = unknown */
+        usec_t drain_usec;             /* how long from its stop signal to its exit; 0 = unknown */
+        usec_t stop_usec;              /* when the current stop signal went out; 0 = none */
+        bool drain_lifted;             /* the drain passed the budget: brake lifted further */
+        unsigned incarnation;          /* starts so far */
+        unsigned restarts;             /* restarts after unplanned exits */
         unsigned recycles;
         unsigned consecutive_failures;
         RecycleReason recycle_reason; /* != NONE while stopping for a recycle */
@@ -167,6 +172,15 @@ void worker_on_ready(Worker *w);
 void worker_on_watchdog(Worker *w);
 /* Stops the replaced incarnation now (the replacement is ready, or never will be). */
 void worker_retire_now(Worker *w);
+
+/* memory.high of a running incarnation: budget - policy_reserve_bytes() of what was learned
+ * (UINT64_MAX without a budget). */
+uint64_t worker_tripwire(const Worker *w);
+
+/* A drain that reached the budget anyway (a burst nobody could foresee): lift memory.high to
+ * `high` so the stop handler can still run. Returns 1 if lifted now, 0 if not draining or
+ * already lifted, or a negative errno. */
+int worker_lift_drain(Worker *w, uint64_t high);
 
 /* Whether a drain needs the dyno's headroom right now (a recycle in progress or a retiree). */
 bool worker_is_draining(const Worker *w);

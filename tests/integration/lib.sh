@@ -65,6 +65,9 @@ value() { tr -d '\n' <"$1"; }
 
 # The kernel keeps memory limits in pages: what reads back is the value rounded down to 4 KiB.
 pages() { echo $(($1 / 4096 * 4096)); }
+# A fresh worker's memory.high: its tripwire, the budget less the default reserve of budget/32
+# (nothing learned yet; policy_reserve_bytes()), in pages.
+tripwire() { pages $(($1 - $1 / 32)); }
 
 oom_kills() { awk '$1 == "oom_kill" {print $2}' "$DYNO/memory.events"; }
 

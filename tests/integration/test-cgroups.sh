@@ -42,10 +42,10 @@ check "dyno memory.max is MemoryLimit" test "$(value "$DYNO/memory.max")" = $((5
 check "dyno memory.high is RecycleAt (80%)" test "$(value "$DYNO/memory.high")" = "$(pages $((512 * MiB * 8 / 10)))"
 check "supervisor dam has its own node" test -d "$DYNO/dam"
 check "supervisor memory.high is its budget" test "$(value "$DYNO/dam/memory.high")" = $((300 * MiB))
-check "http memory.high = 128M" test "$(value "$DYNO/http/memory.high")" = $((128 * MiB))
+check "http memory.high = its tripwire below 128M" test "$(value "$DYNO/http/memory.high")" = "$(tripwire $((128 * MiB)))"
 check "http pids.max = TasksMax" test "$(value "$DYNO/http/pids.max")" = 16
 check "queuer@1 and queuer@2 each have a node" test -d "$DYNO/dam/queuer@1" -a -d "$DYNO/dam/queuer@2"
-check "percent budget resolved against the dyno limit" test "$(value "$DYNO/dam/queuer@1/memory.high")" = "$(pages $((512 * MiB / 10)))"
+check "percent budget resolved against the dyno limit" test "$(value "$DYNO/dam/queuer@1/memory.high")" = "$(tripwire $((512 * MiB / 10)))"
 pid=$(worker_pid http)
 check "http's process is in its node" grep -qx "0::/$BASE/dyno/http" "/proc/$pid/cgroup"
 check "http runs the configured command" grep -q "sleep" "/proc/$pid/cmdline"

@@ -13,13 +13,13 @@ conf 64M 1000 gone
 start_daemon
 for w in keep change gone; do wait_for 20 worker_running $w; done
 keep=$(worker_pid keep) change=$(worker_pid change)
-check "initial memory.high is 64M" test "$(value "$DYNO/keep/memory.high")" = $((64 * MiB))
+check "initial memory.high is the tripwire below 64M" test "$(value "$DYNO/keep/memory.high")" = "$(tripwire $((64 * MiB)))"
 
 conf 96M 2000 new
 kill -HUP "$DAEMON_PID"
 wait_for 20 worker_running new
-wait_for 20 sh -c "[ \"\$(cat $DYNO/keep/memory.high)\" = $((96 * MiB)) ]"
-check "budget change applied to memory.high" test "$(value "$DYNO/keep/memory.high")" = $((96 * MiB))
+wait_for 20 sh -c "[ \"\$(cat $DYNO/keep/memory.high)\" = $(tripwire $((96 * MiB))) ]"
+check "budget change applied to memory.high" test "$(value "$DYNO/keep/memory.high")" = "$(tripwire $((96 * MiB)))"
 check "budget change did not restart the worker" test "$(worker_pid keep)" = "$keep"
 wait_for 20 sh -c "p=\$(head -n1 $DYNO/change/cgroup.procs); [ -n \"\$p\" ] && [ \"\$p\" != $change ]"
 check "changed ExecStart restarted the worker" test "$(worker_pid change)" != "$change"

@@ -766,6 +766,47 @@ static void test_dyno_pressure_from_descendants_is_innocent(void **state) {
         assert_action(&a, 0, RECYCLE_BUDGET, 64 * MiB * 95 / 100 + 1, 64 * MiB);
 }
 
+/* The reserve below the budget: rate x (drain + 50 ms) + 25%, within [budget/64, budget/4]. */
+static void test_reserve(void **state) {
+        const uint64_t b = 64 * MiB;
+
+        assert_int_equal(policy_reserve_bytes(UINT64_MAX, 20 * MiB, 100 * USEC_PER_MSEC), 0);
+        assert_int_equal(policy_reserve_bytes(0, 20 * MiB, 100 * USEC_PER_MSEC), 0);
+        /* Nothing learned yet: budget/32. */
+        assert_int_equal(policy_reserve_bytes(b, 0, 0), b / 32);
+        assert_int_equal(policy_reserve_bytes(b, 20 * MiB, 0), b / 32);
+        /* 20 MB/s (20971520 B/s -> 20971 B/ms) over 30 + 50 ms = 1677680, + 25% = 2097100. */
+        assert_int_equal(policy_reserve_bytes(b, 20 * MiB, 30 * USEC_PER_MSEC), 2097100);
+        /* 1 MB/s over 50 ms: 52400 B, below the floor of budget/64. */
+        assert_int_equal(policy_reserve_bytes(b, 1 * MiB, 0 + USEC_PER_MSEC), b / 64);
+        /* 200 MB/s over 100 + 50 ms: 39 MB, capped at a quarter of the budget. */
+        assert_int_equal(policy_reserve_bytes(b, 200 * MiB, 100 * USEC_PER_MSEC), b / 4);
+        /* Saturates rather than wraps. */
+        assert_int_equal(policy_reserve_bytes(b, UINT64_MAX, USEC_INFINITY), b / 4);
+}
+
+/* With a tripwire below the budget the budget rule fires at the tripwire: the worker is signalled
+ * while its drain still fits in the budget. */
+static void test_budget_rule_at_tripwire(void **state) {
+        WorkerSample w[1] = {worker_healthy()};
+        Snapshot s = snapshot_make(NOW, w, 1);
+        PolicyAction a;
+
+        w[0].tripwire = 80 * MiB;
+        w[0].memory_current = w[0].unreclaimable = 76 * MiB - 1; /* below 95% of 80M */
+        assert_int_equal(decide(&s, &a), 0);
+        w[0].memory_current = w[0].unreclaimable = 76 * MiB; /* exactly 95% of the tripwire */
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_BUDGET, 76 * MiB, 100 * MiB);
+        /* A tripwire at or above the budget means none: 95% of the budget. */
+        w[0].tripwire = 100 * MiB;
+        assert_int_equal(decide(&s, &a), 0);
+        w[0].tripwire = UINT64_MAX;
+        w[0].memory_current = w[0].unreclaimable = 95 * MiB;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_BUDGET, 95 * MiB, 100 * MiB);
+}
+
 static void test_lifetime_boundary(void **state) {
         WorkerSample w[1] = {worker_healthy()};
         Snapshot s = snapshot_make(0, w, 1);
@@ -957,6 +998,8 @@ int main(void) {
                 cmocka_unit_test(test_next_deadline_saturates),
                 cmocka_unit_test(test_snapshot_not_modified),
                 cmocka_unit_test(test_pressure_needs_own_stall),
+                cmocka_unit_test(test_reserve),
+                cmocka_unit_test(test_budget_rule_at_tripwire),
                 cmocka_unit_test(test_dyno_pressure_from_descendants_is_innocent),
         };
 
