@@ -513,6 +513,8 @@ static const ConfigItem config_items[] = {
         {SECTION_WORKER, "WatchdogSec", item_duration, W(watchdog_usec), FLAG_INFINITY_IS_OFF},
         {SECTION_WORKER, "MaxLifetimeSec", item_duration, W(max_lifetime_usec), FLAG_INFINITY_IS_OFF},
         {SECTION_WORKER, "IdleTimeoutSec", item_duration, W(idle_timeout_usec), FLAG_INFINITY_IS_OFF},
+        {SECTION_WORKER, "IdleRecycleAbove", item_size, W(idle_recycle_above), FLAG_NONZERO | FLAG_MAX_IS_UNSET},
+        {SECTION_WORKER, "IdleRecycleAfterSec", item_duration, W(idle_recycle_after_usec), FLAG_NONZERO},
         {SECTION_WORKER, "User", item_string, W(user), FLAG_USER},
         {SECTION_WORKER, "Group", item_string, W(group), FLAG_GROUP},
         {SECTION_WORKER, "WorkingDirectory", item_string, W(working_directory), FLAG_PATH},

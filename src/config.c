@@ -55,6 +55,7 @@ const WorkerConfig config_worker_defaults = {
         .restart_usec = 100 * USEC_PER_MSEC,
         .restart_max_usec = 30 * USEC_PER_SEC,
         .ready_timeout_usec = 30 * USEC_PER_SEC,
+        .idle_recycle_after_usec = USEC_PER_SEC,
         .tasks_max = UINT64_MAX,
         .pressure = PRESSURE_DEFAULT,
 };
@@ -517,6 +518,14 @@ static void dump_worker(FILE *f, const WorkerConfig *w, uint64_t limit, const ch
                         w->watchdog_usec ? format_duration(a, w->watchdog_usec) : "off",
                         w->max_lifetime_usec ? format_duration(b, w->max_lifetime_usec) : "off",
                         w->idle_timeout_usec ? format_duration(d, w->idle_timeout_usec) : "off");
+        if (w->idle_recycle_above.set) {
+                if (w->idle_recycle_above.percent)
+                        fprintf(f, "%s  idle recycle above %" PRIu64 ".%" PRIu64 "%% of the budget", indent,
+                                w->idle_recycle_above.value / 10, w->idle_recycle_above.value % 10);
+                else
+                        fprintf(f, "%s  idle recycle above %" PRIu64 " bytes", indent, w->idle_recycle_above.value);
+                fprintf(f, ", after %s without CPU\n", format_duration(a, w->idle_recycle_after_usec));
+        }
         if (w->user || w->group || w->working_directory || w->tasks_max != UINT64_MAX) {
                 char t[24] = "max";
 

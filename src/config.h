@@ -75,19 +75,21 @@ typedef struct WorkerConfig {
         char **exec_argv;     /* ExecStart= split into words (quotes honoured), NULL-terminated */
         char *supervisor;     /* Supervisor=; NULL: the dyno itself */
         ConfigLocation supervisor_where;
-        unsigned instances;        /* Instances=; default 1; >1: name@1..name@N */
-        ConfigSize memory_budget;  /* MemoryBudget=; unset: no memory.high (max) */
-        int stop_signal;           /* StopSignal=; default SIGTERM */
-        usec_t stop_timeout_usec;  /* StopTimeoutSec=; default 10 s */
-        RestartPolicy restart;     /* Restart=; default always */
-        usec_t restart_usec;       /* RestartSec=: first backoff delay; default 100 ms */
-        usec_t restart_max_usec;   /* RestartMaxSec=: backoff cap; default 30 s */
-        bool replace_first;        /* ReplaceFirst=; default no */
-        usec_t ready_timeout_usec; /* ReadyTimeoutSec=; default 30 s */
-        usec_t watchdog_usec;      /* WatchdogSec=; 0 = off */
-        usec_t max_lifetime_usec;  /* MaxLifetimeSec=; 0 = off */
-        usec_t idle_timeout_usec;  /* IdleTimeoutSec=; 0 = off */
-        char *user;                /* User=, Group=, WorkingDirectory=: NULL = inherit */
+        unsigned instances;             /* Instances=; default 1; >1: name@1..name@N */
+        ConfigSize memory_budget;       /* MemoryBudget=; unset: no memory.high (max) */
+        int stop_signal;                /* StopSignal=; default SIGTERM */
+        usec_t stop_timeout_usec;       /* StopTimeoutSec=; default 10 s */
+        RestartPolicy restart;          /* Restart=; default always */
+        usec_t restart_usec;            /* RestartSec=: first backoff delay; default 100 ms */
+        usec_t restart_max_usec;        /* RestartMaxSec=: backoff cap; default 30 s */
+        bool replace_first;             /* ReplaceFirst=; default no */
+        usec_t ready_timeout_usec;      /* ReadyTimeoutSec=; default 30 s */
+        usec_t watchdog_usec;           /* WatchdogSec=; 0 = off */
+        usec_t max_lifetime_usec;       /* MaxLifetimeSec=; 0 = off */
+        usec_t idle_timeout_usec;       /* IdleTimeoutSec=; 0 = off */
+        ConfigSize idle_recycle_above;  /* IdleRecycleAbove=: a size, or percent = permille of MemoryBudget */
+        usec_t idle_recycle_after_usec; /* IdleRecycleAfterSec=; default 1 s */
+        char *user;                     /* User=, Group=, WorkingDirectory=: NULL = inherit */
         char *group;
         char *working_directory;
         char **environment;      /* Environment=: "K=V" words, accumulated over lines; NULL-terminated or NULL */

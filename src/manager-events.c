@@ -336,8 +336,27 @@ static bool worker_is_candidate(const Worker *w) {
                w->recycle_reason == RECYCLE_NONE;
 }
 
+/* cpu.stat (and, for IdleRecycleAbove=, memory) is sampled only for workers with an idle rule:
+ * IdleTimeoutSec/4, or IdleRecycleAfterSec/2, at least 100 ms. Nothing else wakes us. */
 static usec_t idle_sample_interval(const Worker *w) {
-        return MAX(w->cfg->idle_timeout_usec / 4, 100 * USEC_PER_MSEC);
+        usec_t iv = USEC_INFINITY;
+        if (w->cfg->idle_timeout_usec > 0)
+                iv = MAX(w->cfg->idle_timeout_usec / 4, 100 * USEC_PER_MSEC);
+        if (w->cfg->idle_recycle_above.set)
+                iv = MIN(iv, MAX(w->cfg->idle_recycle_after_usec / 2, 100 * USEC_PER_MSEC));
+        return iv;
+}
+
+/* IdleRecycleAbove= in bytes: a size, or a share of the budget; 0 = off (or no budget to take a
+ * share of). */
+static uint64_t idle_early_above(const Worker *w) {
+        const ConfigSize *c = &w->cfg->idle_recycle_above;
+        if (!c->set)
+                return 0;
+        if (c->percent && w->budget_bytes == UINT64_MAX)
+                return 0;
+        uint64_t v = config_size_resolve(c, w->budget_bytes);
+        return v == SIZE_UNSET ? 0 : MAX(v, (uint64_t) 1);
 }
 
 static void manager_sample_cpu(Manager *m, Worker *w, usec_t now) {
@@ -407,9 +426,10 @@ void manager_evaluate(void *userdata, usec_t trigger_usec) {
 
                 manager_report_oom_kills(m, w);
                 manager_check_drain(m, w);
-                if (cand && ww && (ww->dirty || full))
+                uint64_t above = idle_early_above(w);
+                if (cand && ww && (ww->dirty || full || above > 0))
                         (void) monitor_watch_sample(ww);
-                if (cand && w->cfg->idle_timeout_usec > 0) {
+                if (cand && (w->cfg->idle_timeout_usec > 0 || above > 0)) {
                         manager_sample_cpu(m, w, now);
                         idle_iv = MIN(idle_iv, idle_sample_interval(w));
                 }
@@ -427,6 +447,8 @@ void manager_evaluate(void *userdata, usec_t trigger_usec) {
                         .started_usec = w->started_usec,
                         .max_lifetime_usec = w->cfg->max_lifetime_usec,
                         .idle_timeout_usec = w->cfg->idle_timeout_usec,
+                        .idle_early_above = above,
+                        .idle_early_after_usec = w->cfg->idle_recycle_after_usec,
                         .last_cpu_activity_usec = w->last_cpu_activity_usec,
                         .watchdog_usec = w->cfg->watchdog_usec,
                         .last_watchdog_usec = w->last_watchdog_usec,

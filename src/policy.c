@@ -13,7 +13,7 @@
 static const char *const recycle_reason_table[_RECYCLE_REASON_MAX] = {
         [RECYCLE_NONE] = "none",         [RECYCLE_BUDGET] = "budget",     [RECYCLE_DYNO_LIMIT] = "dyno-limit",
         [RECYCLE_PRESSURE] = "pressure", [RECYCLE_LIFETIME] = "lifetime", [RECYCLE_IDLE] = "idle",
-        [RECYCLE_WATCHDOG] = "watchdog", [RECYCLE_MANUAL] = "manual",
+        [RECYCLE_WATCHDOG] = "watchdog", [RECYCLE_MANUAL] = "manual",     [RECYCLE_IDLE_EARLY] = "idle-early",
 };
 
 const char *recycle_reason_to_string(RecycleReason r) {
@@ -63,6 +63,14 @@ static usec_t worker_idle_deadline(const WorkerSample *w) {
         if (w->idle_timeout_usec == 0)
                 return USEC_INFINITY;
         return usec_add(MAX(w->last_cpu_activity_usec, w->started_usec), w->idle_timeout_usec);
+}
+
+/* IdleRecycleAbove=: above the threshold, the next idle moment is the time to go (the seed's own
+ * remedy, made general). Below it, no deadline. */
+static usec_t worker_idle_early_deadline(const WorkerSample *w) {
+        if (w->idle_early_above == 0 || w->unreclaimable < w->idle_early_above)
+                return USEC_INFINITY;
+        return usec_add(MAX(w->last_cpu_activity_usec, w->started_usec), w->idle_early_after_usec);
 }
 
 static bool deadline_passed(usec_t deadline, usec_t now) {
@@ -120,7 +128,7 @@ static bool reason_is_memory(RecycleReason r) {
 }
 
 static PolicyAction make_action(size_t i, const WorkerSample *w, RecycleReason reason) {
-        bool memory_rule = reason_is_memory(reason);
+        bool memory_rule = reason_is_memory(reason) || reason == RECYCLE_IDLE_EARLY;
 
         return (PolicyAction){
                 .worker = i,
@@ -161,6 +169,8 @@ static RecycleReason worker_check(const Snapshot *s, const WorkerSample *w, cons
                 return RECYCLE_BUDGET;
         if (worker_pressure_is_its_own(s, w, cfg))
                 return RECYCLE_PRESSURE;
+        if (deadline_passed(worker_idle_early_deadline(w), now))
+                return RECYCLE_IDLE_EARLY;
         if (deadline_passed(worker_lifetime_deadline(w), now))
                 return RECYCLE_LIFETIME;
         if (deadline_passed(worker_idle_deadline(w), now))
@@ -322,6 +332,7 @@ usec_t policy_next_deadline(const Snapshot *s) {
                 next = MIN(next, worker_watchdog_deadline(w));
                 next = MIN(next, worker_lifetime_deadline(w));
                 next = MIN(next, worker_idle_deadline(w));
+                next = MIN(next, worker_idle_early_deadline(w));
         }
 
         return next;

@@ -19,11 +19,12 @@ typedef enum RecycleReason {
         RECYCLE_IDLE,
         RECYCLE_WATCHDOG,
         RECYCLE_MANUAL,
+        RECYCLE_IDLE_EARLY,
         _RECYCLE_REASON_MAX,
 } RecycleReason;
 
-/* "budget", "dyno-limit", "pressure", "lifetime", "idle", "watchdog", "manual" (the D-Bus and
- * journal spelling); NULL for out-of-range. */
+/* "budget", "dyno-limit", "pressure", "lifetime", "idle", "watchdog", "manual", "idle-early" (the
+ * D-Bus and journal spelling); NULL for out-of-range. */
 const char *recycle_reason_to_string(RecycleReason r);
 
 typedef struct WorkerSample {
@@ -42,6 +43,8 @@ typedef struct WorkerSample {
         usec_t started_usec;           /* when this incarnation was spawned */
         usec_t max_lifetime_usec;      /* 0 = off */
         usec_t idle_timeout_usec;      /* 0 = off */
+        uint64_t idle_early_above;     /* IdleRecycleAbove= resolved, bytes; 0 = off */
+        usec_t idle_early_after_usec;  /* IdleRecycleAfterSec= */
         usec_t last_cpu_activity_usec; /* last time cpu.stat usage_usec was seen to grow */
         usec_t watchdog_usec;          /* 0 = off */
         usec_t last_watchdog_usec;     /* last WATCHDOG=1 (or READY=1, or spawn) */
@@ -108,8 +111,8 @@ typedef struct PolicyAction {
  *     budget (unreclaimable >= budget_permille of the tripwire, or of the budget when no
  *     tripwire is set), pressure (pressure_fired, its own memory.high hit
  *     within own_stall_window, mostly unreclaimable, at least pressure_min_budget of its budget,
- *     and the dyno below recycle_at),
- *     lifetime (now - started >= max_lifetime), idle (now - last_cpu_activity >= idle_timeout).
+ *     and the dyno below recycle_at), idle-early (unreclaimable >= idle_early_above and no CPU
+ *     for idle_early_after), lifetime (now - started >= max_lifetime), idle (now - last_cpu_activity >= idle_timeout).
  *  2. dyno-limit: dyno.unreclaimable >= recycle_at -> the worst offender among candidates:
  *     largest (unreclaimable - budget) overage first, then largest unreclaimable. Skipped while a
  *     dyno-limit/pressure recycle is in progress or within dyno_cooldown of the last one, so each

@@ -807,6 +807,44 @@ static void test_budget_rule_at_tripwire(void **state) {
         assert_action(&a, 0, RECYCLE_BUDGET, 95 * MiB, 100 * MiB);
 }
 
+/* IdleRecycleAbove=: above the threshold, recycled at the first idle moment, not before and not
+ * below it; after the memory rules, before lifetime. */
+static void test_idle_early(void **state) {
+        WorkerSample w[1] = {worker_healthy()};
+        Snapshot s = snapshot_make(NOW, w, 1);
+        PolicyAction a;
+
+        w[0].idle_early_above = 40 * MiB;
+        w[0].idle_early_after_usec = USEC_PER_SEC;
+        w[0].memory_current = w[0].unreclaimable = 40 * MiB - 1;
+        w[0].last_cpu_activity_usec = NOW - 5 * USEC_PER_SEC;
+        assert_int_equal(decide(&s, &a), 0); /* below: idle is fine */
+        assert_int_equal(policy_next_deadline(&s), USEC_INFINITY);
+
+        w[0].memory_current = w[0].unreclaimable = 40 * MiB;
+        w[0].last_cpu_activity_usec = NOW - USEC_PER_SEC + 1; /* busy until just now */
+        assert_int_equal(decide(&s, &a), 0);
+        assert_int_equal(policy_next_deadline(&s), NOW + 1);
+        w[0].last_cpu_activity_usec = NOW - USEC_PER_SEC;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 0, RECYCLE_IDLE_EARLY, 40 * MiB, 100 * MiB);
+        assert_string_equal(recycle_reason_to_string(a.reason), "idle-early");
+
+        /* Lifetime also due: idle-early names the cause first. Over budget: budget. */
+        w[0].max_lifetime_usec = USEC_PER_SEC;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_int_equal(a.reason, RECYCLE_IDLE_EARLY);
+        w[0].memory_current = w[0].unreclaimable = 96 * MiB;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_int_equal(a.reason, RECYCLE_BUDGET);
+
+        /* Off: never. */
+        w[0].max_lifetime_usec = 0;
+        w[0].memory_current = w[0].unreclaimable = 60 * MiB;
+        w[0].idle_early_above = 0;
+        assert_int_equal(decide(&s, &a), 0);
+}
+
 static void test_lifetime_boundary(void **state) {
         WorkerSample w[1] = {worker_healthy()};
         Snapshot s = snapshot_make(0, w, 1);
@@ -999,6 +1037,7 @@ int main(void) {
                 cmocka_unit_test(test_snapshot_not_modified),
                 cmocka_unit_test(test_pressure_needs_own_stall),
                 cmocka_unit_test(test_reserve),
+                cmocka_unit_test(test_idle_early),
                 cmocka_unit_test(test_budget_rule_at_tripwire),
                 cmocka_unit_test(test_dyno_pressure_from_descendants_is_innocent),
         };
