@@ -18,6 +18,9 @@ static const struct {
         {WPROP_MEMORY_BUDGET, "MemoryBudget"},
         {WPROP_CONTROL_GROUP, "ControlGroup"},
         {WPROP_START_TIMESTAMP, "StartTimestamp"},
+        {WPROP_LEAK_VERDICT, "LeakVerdict"},
+        {WPROP_LEAK_RATE, "LeakRate"},
+        {WPROP_LIFETIMES, "Lifetimes"},
 };
 
 const char *worker_property_name(WorkerProperty p) {
@@ -40,7 +43,9 @@ unsigned worker_properties_changed_by(const Event *e) {
         case EVENT_RECYCLED:
                 return WPROP_RECYCLES | WPROP_LAST_RECYCLE_REASON;
         case EVENT_EXITED:
-                return WPROP_MAIN_PID;
+                return WPROP_MAIN_PID | WPROP_LIFETIMES | WPROP_LEAK_VERDICT | WPROP_LEAK_RATE;
+        case EVENT_LEAK_VERDICT:
+                return WPROP_LEAK_VERDICT | WPROP_LEAK_RATE;
         case EVENT_BUDGET_CHANGED:
                 return WPROP_MEMORY_BUDGET;
         default:

@@ -19,7 +19,10 @@ typedef enum WorkerProperty {
         WPROP_MEMORY_BUDGET = 1u << 5,
         WPROP_CONTROL_GROUP = 1u << 6,
         WPROP_START_TIMESTAMP = 1u << 7,
-        _WPROP_ALL = (1u << 8) - 1,
+        WPROP_LEAK_VERDICT = 1u << 8,
+        WPROP_LEAK_RATE = 1u << 9,
+        WPROP_LIFETIMES = 1u << 10,
+        _WPROP_ALL = (1u << 11) - 1,
 } WorkerProperty;
 
 /* The D-Bus name of one property bit ("State", ...); NULL if `p` is not exactly one known bit. */

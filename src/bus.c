@@ -13,6 +13,7 @@
 #include "bus.h"
 #include "cgroup-parse.h"
 #include "cgwatch/cgwatch.h"
+#include "growth.h"
 #include "log.h"
 
 struct Bus {
@@ -284,6 +285,22 @@ static int property_worker(sd_bus *bus, const char *path, const char *interface,
                 return sd_bus_message_append(reply, "t", w->budget_bytes);
         if (streq(property, "StartTimestamp"))
                 return sd_bus_message_append(reply, "t", w->pid > 0 ? (uint64_t) w->started_realtime_usec : 0);
+        if (streq(property, "Lifetimes"))
+                return sd_bus_message_append(reply, "u", w->lifetimes);
+        if (streq(property, "LeakVerdict"))
+                return sd_bus_message_append(reply, "s", w->leaking ? "leaking" : "");
+        if (streq(property, "LeakRate"))
+                return sd_bus_message_append(reply, "x", w->leaking ? w->leak_rate : (int64_t) 0);
+        if (streq(property, "GrowthRate") || streq(property, "TimeToBudget")) {
+                int64_t rate = 0;
+                bool known = worker_state_is_active(w->state) && growth_rate(&w->growth, &rate) >= 0;
+                if (streq(property, "GrowthRate"))
+                        return sd_bus_message_append(reply, "x", known ? rate : (int64_t) 0);
+                uint64_t now_bytes = known && w->growth.n > 0 ? w->growth.points[w->growth.n - 1].bytes : 0;
+                return sd_bus_message_append(reply, "t",
+                                             known ? (uint64_t) growth_time_to(now_bytes, w->budget_bytes, rate)
+                                                   : (uint64_t) USEC_INFINITY);
+        }
         if (streq(property, "MemoryCurrent"))
                 return sd_bus_message_append(reply, "t", worker_read_u64(w, "memory.current"));
         if (streq(property, "MemoryPeak"))
@@ -306,6 +323,11 @@ static const sd_bus_vtable worker_vtable[] = {
         SD_BUS_PROPERTY("LastRecycleReason", "s", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("MemoryBudget", "t", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("StartTimestamp", "t", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Lifetimes", "u", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LeakVerdict", "s", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LeakRate", "x", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("GrowthRate", "x", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
+        SD_BUS_PROPERTY("TimeToBudget", "t", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
         SD_BUS_PROPERTY("MemoryCurrent", "t", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
         SD_BUS_PROPERTY("MemoryPeak", "t", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
         SD_BUS_PROPERTY("MemoryAnon", "t", property_worker, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
@@ -322,7 +344,7 @@ static int on_flush(sd_event_source *s, void *userdata) {
         for (size_t i = 0; i < b->queue.n; i++) {
                 const BusQueueEntry *q = &b->queue.entries[i];
                 Worker *w = b->ops->find_worker(b->userdata, q->worker);
-                const char *names[9];
+                const char *names[16];
                 size_t n = 0;
 
                 if (!w)

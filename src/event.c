@@ -14,6 +14,7 @@ static const char *const event_type_table[_EVENT_TYPE_MAX] = {
         [EVENT_GAVE_UP] = "gave-up",
         [EVENT_BUDGET_CHANGED] = "budget-changed",
         [EVENT_START_FAILED] = "start-failed",
+        [EVENT_LEAK_VERDICT] = "leak-verdict",
 };
 
 const char *event_type_to_string(EventType t) {

@@ -30,6 +30,7 @@ typedef enum EventType {
         EVENT_GAVE_UP,        /* a supervisor (or the dyno) exceeded its restart intensity */
         EVENT_BUDGET_CHANGED, /* MemoryBudget changed (D-Bus SetBudget or a reload) */
         EVENT_START_FAILED,   /* the daemon could not start an incarnation (error) */
+        EVENT_LEAK_VERDICT,   /* it grew in each of its last 3 lives: it leaks (once per verdict) */
         _EVENT_TYPE_MAX,
 } EventType;
 
@@ -79,6 +80,11 @@ typedef struct Event {
         unsigned max_restarts;
         usec_t restart_window_usec;
 
+        /* LEAK_VERDICT (and EXITED): the growth rate of the lives behind the verdict (of the life
+         * that ended), bytes per second; lives completed so far. */
+        int64_t growth_bytes_per_sec;
+        unsigned lifetimes;
+
         /* START_FAILED: negative errno; daemon_fault = the daemon's own failure (EMFILE, ENOMEM,
          * a cgroup it could not create), which never counts against the worker. */
         int error;
@@ -86,7 +92,7 @@ typedef struct Event {
 } Event;
 
 /* "started", "ready", "recycled", "exited", "stop-timeout", "oom-kill", "state-changed",
- * "failed", "gave-up", "budget-changed", "start-failed": the spelling used in AMQP routing keys
+ * "failed", "gave-up", "budget-changed", "start-failed", "leak-verdict": the spelling used in AMQP routing keys
  * and CloudEvents types (org.cgwatch.worker.<name>). NULL for out-of-range. */
 const char *event_type_to_string(EventType t);
 

@@ -197,6 +197,42 @@ static bool reason_is_memory(RecycleReason r) {
         return r == RECYCLE_BUDGET || r == RECYCLE_DYNO_LIMIT || r == RECYCLE_PRESSURE;
 }
 
+/* A worker is judged a leaker when it grew by at least this much in each of its last 3 lives: a
+ * tenth of its budget per minute, at least 64 KiB/s. */
+static int64_t leak_min_rate(const Worker *w) {
+        uint64_t b = w->budget_bytes == UINT64_MAX ? 0 : w->budget_bytes / 600;
+        return (int64_t) MIN(MAX(b, (uint64_t) 64 * 1024), (uint64_t) INT64_MAX);
+}
+
+/* The life that just ended (its successor starts now): its growth rate joins the record, and the
+ * verdict is announced when it changes to "leaking". Without enough samples, a life that ended in
+ * a budget recycle still tells its rate: from nothing to its tripwire in its lifetime. */
+static void manager_end_life(Manager *m, Worker *w) {
+        int64_t rate = 0, verdict_rate = 0;
+
+        if (w->growth.n == 0)
+                return; /* no life yet */
+        if (growth_rate(&w->growth, &rate) < 0)
+                rate = 0;
+        if (w->life_hit_budget)
+                rate = MAX(rate, (int64_t) MIN(w->growth_bytes_per_sec, (uint64_t) INT64_MAX));
+        life_rates_add(&w->lives, rate);
+        w->lifetimes++;
+        w->life_hit_budget = false;
+        bool leaking = leak_verdict(&w->lives, 3, leak_min_rate(w), &verdict_rate);
+        if (leaking && !w->leaking) {
+                w->leaking = true;
+                w->leak_rate = verdict_rate;
+                Event e = worker_event(w, EVENT_LEAK_VERDICT);
+                e.growth_bytes_per_sec = verdict_rate;
+                e.lifetimes = w->lifetimes;
+                manager_announce(m, &e);
+        } else if (!leaking)
+                w->leaking = false;
+        else
+                w->leak_rate = verdict_rate;
+}
+
 void manager_handle_event(Manager *m, Worker *w, const Event *e) {
         int r;
 
@@ -204,6 +240,10 @@ void manager_handle_event(Manager *m, Worker *w, const Event *e) {
         case EVENT_STARTED:
                 /* The incarnation's node (fresh for ReplaceFirst) gets its own watch; its figures
                  * start afresh, so the previous incarnation's cannot judge it. */
+                manager_end_life(m, w);
+                growth_track_reset(&w->growth);
+                w->growth.min_gap_usec = 100 * USEC_PER_MSEC;
+                growth_track_add(&w->growth, w->started_usec, 0);
                 w->watch = monitor_watch_free(w->watch);
                 r = monitor_watch_open(m->monitor, w->cgroup_path, /* local= */ false, &w->cfg->pressure, &w->watch);
                 if (r < 0)
@@ -215,6 +255,8 @@ void manager_handle_event(Manager *m, Worker *w, const Event *e) {
                 monitor_queue(m->monitor, 0); /* re-arm time-based deadlines */
                 break;
         case EVENT_RECYCLED:
+                if (e->reason == RECYCLE_BUDGET)
+                        w->life_hit_budget = true;
                 manager_announce(m, e);
                 if (reason_is_memory(e->reason))
                         manager_release_dyno_brake(m);
@@ -416,6 +458,12 @@ void manager_evaluate(void *userdata, usec_t trigger_usec) {
         };
         if (dyno.pressure_fired) /* only then does the machine's state matter */
                 host_meminfo(m, &dyno.host_total_bytes, &dyno.host_available_bytes);
+        /* The periodic sample (one wakeup per interval for the whole dyno), when configured. */
+        bool sample_all = m->sample_interval_usec > 0 && now >= m->next_sample_usec;
+        if (sample_all)
+                m->next_sample_usec = now + m->sample_interval_usec;
+        if (m->sample_interval_usec > 0)
+                idle_iv = MIN(idle_iv, m->next_sample_usec > now ? m->next_sample_usec - now : 0);
         /* Near the dyno's limit every worker's figure matters for choosing the offender. */
         bool full = dyno.unreclaimable >= dyno.recycle_at || dyno.pressure_fired;
 
@@ -427,8 +475,8 @@ void manager_evaluate(void *userdata, usec_t trigger_usec) {
                 manager_report_oom_kills(m, w);
                 manager_check_drain(m, w);
                 uint64_t above = idle_early_above(w);
-                if (cand && ww && (ww->dirty || full || above > 0))
-                        (void) monitor_watch_sample(ww);
+                if (cand && ww && (ww->dirty || full || above > 0 || sample_all) && monitor_watch_sample(ww) >= 0)
+                        growth_track_add(&w->growth, now, ww->sample.unreclaimable);
                 if (cand && (w->cfg->idle_timeout_usec > 0 || above > 0)) {
                         manager_sample_cpu(m, w, now);
                         idle_iv = MIN(idle_iv, idle_sample_interval(w));

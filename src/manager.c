@@ -473,6 +473,7 @@ int manager_reload(Manager *m) {
         m->retired[m->n_retired++] = m->config;
         m->config = TAKE_PTR(c);
         r = manager_apply_config(m, /* reload= */ true);
+        m->sample_interval_usec = m->config->amqp.enabled ? m->config->amqp.sample_interval_usec : 0;
         log_info("Configuration reloaded from %s.", m->config_path);
         (void) sd_notify(0, "READY=1");
         manager_update_status(m);
@@ -649,6 +650,8 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         r = manager_apply_config(m, /* reload= */ false);
         if (r < 0)
                 return r;
+        /* Periodic samples only when something consumes them (the AMQP stream). */
+        m->sample_interval_usec = m->config->amqp.enabled ? m->config->amqp.sample_interval_usec : 0;
         if (o->use_bus) {
                 r = bus_open(m->event, &m->root, m->bus_name, &manager_bus_ops, m, &m->bus);
                 if (r < 0)

@@ -60,6 +60,8 @@ typedef struct Manager {
         char *bus_name;
         Announcer announcer;
 
+        usec_t sample_interval_usec; /* sample every worker this often; 0 = only on events */
+        usec_t next_sample_usec;
         usec_t trigger_usec; /* the kernel event behind the pass being evaluated */
         Worker *dispatching; /* the worker whose recycle the dispatcher is announcing */
         sd_event_source *gc_source;

@@ -28,6 +28,7 @@ static const char *const message_ids[_EVENT_TYPE_MAX] = {
         [EVENT_GAVE_UP] = CGWATCH_MESSAGE_GAVE_UP_STR,
         [EVENT_BUDGET_CHANGED] = CGWATCH_MESSAGE_BUDGET_CHANGED_STR,
         [EVENT_START_FAILED] = CGWATCH_MESSAGE_START_FAILED_STR,
+        [EVENT_LEAK_VERDICT] = CGWATCH_MESSAGE_LEAK_VERDICT_STR,
 };
 
 _printf_(2, 3) static void add_field(JournalRecord *r, const char *format, ...) {
@@ -132,6 +133,12 @@ static void format_message(const Event *e, JournalRecord *r) {
                 snprintf(m, n, "Worker %s: MemoryBudget now %s bytes (was %s).", name,
                          bytes_or_max(e->budget_bytes, a, sizeof a), bytes_or_max(e->old_budget_bytes, b, sizeof b));
                 break;
+        case EVENT_LEAK_VERDICT:
+                r->priority = LOG_WARNING;
+                snprintf(m, n,
+                         "Worker %s leaks: it grew in each of its last 3 lives, at %" PRId64 " bytes/s (%u lives).",
+                         name, e->growth_bytes_per_sec, e->lifetimes);
+                break;
         default: /* EVENT_START_FAILED */
                 r->priority = LOG_ERR;
                 snprintf(m, n, "Worker %s: failed to start: %s%s", name, strerror(e->error < 0 ? -e->error : e->error),
@@ -190,6 +197,10 @@ int journal_record_format(const Event *e, JournalRecord *ret) {
                 break;
         case EVENT_START_FAILED:
                 add_field(r, "ERRNO=%d", e->error < 0 ? -e->error : e->error);
+                break;
+        case EVENT_LEAK_VERDICT:
+                add_field(r, "CGWATCH_GROWTH_BYTES_PER_SEC=%" PRId64, e->growth_bytes_per_sec);
+                add_field(r, "CGWATCH_LIFETIMES=%u", e->lifetimes);
                 break;
         default:
                 break;

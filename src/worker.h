@@ -19,6 +19,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "event.h"
+#include "growth.h"
 #include "supervisor.h"
 
 typedef struct Worker Worker;
@@ -96,8 +97,15 @@ struct Worker {
         usec_t drain_usec;             /* how long from its stop signal to its exit; 0 = unknown */
         usec_t stop_usec;              /* when the current stop signal went out; 0 = none */
         bool drain_lifted;             /* the drain passed the budget: brake lifted further */
-        unsigned incarnation;          /* starts so far */
-        unsigned restarts;             /* restarts after unplanned exits */
+        /* Who leaks (growth.h): this incarnation's samples, the rates of past lives, the verdict. */
+        GrowthTrack growth;
+        LifeRates lives;
+        unsigned lifetimes;   /* incarnations that have ended */
+        bool life_hit_budget; /* this incarnation was recycled for its budget */
+        bool leaking;
+        int64_t leak_rate;    /* bytes/s, the median of the lives behind the verdict */
+        unsigned incarnation; /* starts so far */
+        unsigned restarts;    /* restarts after unplanned exits */
         unsigned recycles;
         unsigned consecutive_failures;
         RecycleReason recycle_reason; /* != NONE while stopping for a recycle */

@@ -69,6 +69,11 @@ for w in leak1 leak20 leak200 burst forker; do
         check "$w is stopped at memory.current <= 1.05 x budget" within_105 $w
         check "$w is restarted after its recycle" test "$(log_count "Worker $w started")" -ge 2
 done
+for w in leak20 leak200; do
+        say "$w: $(grep "Worker $w leaks" "$LOG" | sed 's/.*leaks: //')"
+        check "$w is judged a leaker, once" test "$(log_count "Worker $w leaks:")" = 1
+done
+check "the steady heap is never judged a leaker" test "$(log_count 'Worker steady leaks')" = 0
 check "the steady heap (50M of 64M) is never recycled" test -z "$(recycles steady)"
 check "the page-cache streamer is never recycled" test -z "$(recycles streamer)"
 check "the steady heap was started exactly once" test "$(log_count 'Worker steady started')" = 1
