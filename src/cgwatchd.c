@@ -16,6 +16,7 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "spawn.h"
 
 #define EXIT_USAGE  64
 #define EXIT_CONFIG 78
@@ -107,6 +108,9 @@ int main(int argc, char *argv[]) {
                 return 0;
         }
 
+        r = spawn_raise_nofile();
+        if (r < 0)
+                log_warning_errno(r, "Failed to raise RLIMIT_NOFILE, continuing with the current limit: %m");
         r = manager_new(&o, &m);
         if (r == -EINVAL)
                 return EXIT_CONFIG;

@@ -59,25 +59,35 @@ uint64_t manager_dyno_drain_high(const Manager *m) {
         return m->recycle_at_bytes + (m->dyno_limit_bytes - m->recycle_at_bytes) / 2;
 }
 
-/* The smallest memory.max from our cgroup up to the root, else the machine's RAM. */
+/* The dyno's default limit: the smallest memory.max from our cgroup up to the top of what we can
+ * see, then the smallest memory.high, then the machine's RAM. "The top" includes the root of a
+ * cgroup namespace: run as a container's entrypoint, our cgroup is "" and the container's own
+ * limits are on it (the host's real root has no memory.max, so reading it there is harmless). */
 static uint64_t detect_dyno_limit(Manager *m) {
-        _cleanup_free_ char *p = strdup(m->base_path);
-        uint64_t best = UINT64_MAX, v;
+        static const char *const files[] = {"memory.max", "memory.high"};
 
-        while (p && *p) {
-                if (cgroup_read_u64(&m->root, p, "memory.max", &v) >= 0 && v < best)
-                        best = v;
-                char *slash = strrchr(p, '/');
-                if (!slash)
-                        break;
-                *slash = 0;
+        for (size_t f = 0; f < ELEMENTSOF(files); f++) {
+                _cleanup_free_ char *p = strdup(m->base_path);
+                uint64_t best = UINT64_MAX, v;
+
+                while (p) {
+                        if (cgroup_read_u64(&m->root, p, files[f], &v) >= 0 && v < best)
+                                best = v;
+                        char *slash = strrchr(p, '/');
+                        if (slash)
+                                *slash = 0;
+                        else if (*p)
+                                *p = 0;
+                        else
+                                break;
+                }
+                if (best != UINT64_MAX)
+                        return best;
         }
-        if (best == UINT64_MAX) {
-                struct sysinfo si;
-                if (sysinfo(&si) == 0)
-                        best = (uint64_t) si.totalram * si.mem_unit;
-        }
-        return best;
+        struct sysinfo si;
+        if (sysinfo(&si) == 0)
+                return (uint64_t) si.totalram * si.mem_unit;
+        return UINT64_MAX;
 }
 
 static int manager_resolve_limits(Manager *m, Config *c) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <sys/resource.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -164,6 +165,22 @@ char **spawn_build_env(char *const *config_env, const SpawnCredentials *creds, c
         return TAKE_PTR(l);
 }
 
+static rlim_t spawn_nofile_soft; /* 0 = leave the limit as it is */
+
+int spawn_raise_nofile(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return -errno;
+        if (rl.rlim_cur >= rl.rlim_max)
+                return 0;
+        spawn_nofile_soft = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return -errno;
+        return 1;
+}
+
 /* In the child, between clone3 and exec: async-signal-safe calls only. */
 _Noreturn static void child_exec(const SpawnParams *p) {
         sigset_t all;
@@ -176,6 +193,17 @@ _Noreturn static void child_exec(const SpawnParams *p) {
         (void) sigprocmask(SIG_SETMASK, &all, NULL);
 
         (void) setsid();
+
+        /* The daemon raised its own RLIMIT_NOFILE soft limit (it holds a few fds per worker);
+         * workers get the limit the daemon was started with, as systemd gives services 1024 for
+         * select()'s sake. */
+        if (spawn_nofile_soft != 0) {
+                struct rlimit rl;
+                if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && spawn_nofile_soft < rl.rlim_cur) {
+                        rl.rlim_cur = spawn_nofile_soft;
+                        (void) setrlimit(RLIMIT_NOFILE, &rl);
+                }
+        }
 
         fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (fd >= 0 && fd != STDIN_FILENO) {

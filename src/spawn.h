@@ -41,3 +41,8 @@ int spawn_process(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd);
  * set), the config's Environment= words (overriding the base), then `extra` ("K=V", NULL-ended,
  * e.g. NOTIFY_SOCKET). Returns a new strv or NULL on OOM. */
 char **spawn_build_env(char *const *config_env, const SpawnCredentials *creds, char *const *extra);
+
+/* Raises the daemon's RLIMIT_NOFILE soft limit to the hard limit (it keeps a few fds per worker:
+ * pidfd, memory.events, PSI trigger), remembering the old one for the workers it spawns later.
+ * Returns 1 if raised, 0 if already at the hard limit, or a negative errno. */
+int spawn_raise_nofile(void);
