@@ -68,10 +68,23 @@ static int default_check_executable(const char *path, void *userdata) {
         return 0;
 }
 
+static int default_check_directory(const char *path, void *userdata) {
+        struct stat st;
+
+        if (stat(path, &st) < 0)
+                return errno == ENOTDIR ? -ENOENT : -errno; /* ENOTDIR here: a file on the way */
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        if (faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0)
+                return -errno;
+        return 0;
+}
+
 const ConfigSystemOps config_system_ops_default = {
         .lookup_user = default_lookup_user,
         .lookup_group = default_lookup_group,
         .check_executable = default_check_executable,
+        .check_directory = default_check_directory,
 };
 
 /* ---- Loading ---- */

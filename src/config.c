@@ -114,6 +114,7 @@ static void worker_config_done(WorkerConfig *w) {
         config_location_done(&w->user_where);
         config_location_done(&w->group_where);
         free(w->working_directory);
+        config_location_done(&w->working_directory_where);
         strv_free(w->environment);
 }
 
@@ -525,6 +526,18 @@ int config_check_system(const Config *c, const ConfigSystemOps *ops, char **ret_
                         if (r < 0)
                                 return system_error(ret_error, &w->group_where, "Group",
                                                     r == -ESRCH ? "no such group" : NULL, "look up group", w->group, r);
+                }
+                if (w->working_directory && ops->check_directory) {
+                        r = ops->check_directory(w->working_directory, ops->userdata);
+                        what = r == -ENOENT    ? "no such directory"
+                               : r == -ENOTDIR ? "not a directory"
+                               : r == -EACCES  ? "directory is not accessible"
+                                               : NULL;
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                return system_error(ret_error, &w->working_directory_where, "WorkingDirectory", what,
+                                                    "check directory", w->working_directory, r);
                 }
         }
         return 0;

@@ -97,6 +97,7 @@ typedef struct WorkerConfig {
         char *group;
         ConfigLocation user_where, group_where;
         char *working_directory;
+        ConfigLocation working_directory_where;
         char **environment;      /* Environment=: "K=V" words, accumulated over lines; NULL-terminated or NULL */
         uint64_t tasks_max;      /* TasksMax=; UINT64_MAX = unset */
         PressureConfig pressure; /* MemoryPressure= for this worker; default "some 150ms 1s" */
@@ -148,14 +149,19 @@ typedef struct ConfigSystemOps {
          * -EISDIR or -ENOEXEC: not a regular file; -EACCES: the daemon may not execute it (no x
          * bit, a noexec mount, a directory on the way it cannot search); others: the check failed. */
         int (*check_executable)(const char *path, void *userdata);
+        /* WorkingDirectory=, an absolute path. -ENOENT: it (or a directory on the way) does not
+         * exist; -ENOTDIR: it is not a directory; -EACCES: the daemon may not enter it; others:
+         * the check failed. */
+        int (*check_directory)(const char *path, void *userdata);
         void *userdata;
 } ConfigSystemOps;
 
-/* getpwnam()/getpwuid(), getgrnam()/getgrgid(), stat() + faccessat(X_OK, AT_EACCESS): with the
- * daemon's own credentials, not User='s. */
+/* getpwnam()/getpwuid(), getgrnam()/getgrgid(), stat() + faccessat(X_OK, AT_EACCESS) for the
+ * program and the directory: with the daemon's own credentials, not User='s. */
 extern const ConfigSystemOps config_system_ops_default;
 
-/* Runs ops over every worker's User=, Group= and ExecStart= program, in config order. Call it
+/* Runs ops over every worker's ExecStart= program, User=, Group= and WorkingDirectory=, in config
+ * order (NULL ops are skipped). Call it
  * after config_validate(). Returns 0, -EINVAL with *ret_error = "FILE:LINE: KEY: message", or
  * -ENOMEM. */
 int config_check_system(const Config *c, const ConfigSystemOps *ops, char **ret_error);

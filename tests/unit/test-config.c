@@ -1035,9 +1035,26 @@ static int fake_check_executable(const char *path, void *userdata) {
         return strncmp(path, "/bin/", 5) == 0 ? 0 : -ENOENT;
 }
 
+static int fake_check_directory(const char *path, void *userdata) {
+        fake_log(userdata, "dir", path);
+        if (streq(path, "/srv/missing"))
+                return -ENOENT;
+        if (streq(path, "/srv/file"))
+                return -ENOTDIR;
+        if (streq(path, "/srv/locked"))
+                return -EACCES;
+        if (streq(path, "/srv/io"))
+                return -EIO;
+        return 0;
+}
+
 static void assert_system_error(const char *text, const char *expected, int expected_r) {
         FakeSystem fake = {};
-        ConfigSystemOps ops = {fake_lookup_user, fake_lookup_group, fake_check_executable, &fake};
+        ConfigSystemOps ops = {.lookup_user = fake_lookup_user,
+                               .lookup_group = fake_lookup_group,
+                               .check_executable = fake_check_executable,
+                               .check_directory = fake_check_directory,
+                               .userdata = &fake};
         _cleanup_(config_freep) Config *c = parse_ok(text);
         _cleanup_free_ char *err = NULL;
         int r = config_check_system(c, &ops, &err);
@@ -1050,9 +1067,13 @@ static void assert_system_error(const char *text, const char *expected, int expe
 
 static void test_check_system(void **state) {
         FakeSystem fake = {};
-        ConfigSystemOps ops = {fake_lookup_user, fake_lookup_group, fake_check_executable, &fake};
+        ConfigSystemOps ops = {.lookup_user = fake_lookup_user,
+                               .lookup_group = fake_lookup_group,
+                               .check_executable = fake_check_executable,
+                               .check_directory = fake_check_directory,
+                               .userdata = &fake};
         _cleanup_(config_freep) Config *c = parse_ok("[Worker a]\nExecStart=/bin/a 'two words'\nUser=nobody\n"
-                                                     "Group=nogroup\n"
+                                                     "Group=nogroup\nWorkingDirectory=/srv\n"
                                                      "[Worker b]\nExecStart=/bin/b\nUser=65534\n"
                                                      "[Worker c]\nExecStart=/bin/c\nGroup=0\n");
         _cleanup_free_ char *err = NULL;
@@ -1060,8 +1081,8 @@ static void test_check_system(void **state) {
         /* everything is asked, in config order, ExecStart= first; the program is argv[0] unquoted */
         assert_int_equal(config_check_system(c, &ops, &err), 0);
         assert_null(err);
-        assert_string_equal(fake.log,
-                            "exec:/bin/a user:nobody group:nogroup exec:/bin/b user:65534 exec:/bin/c group:0");
+        assert_string_equal(
+                fake.log, "exec:/bin/a user:nobody group:nogroup dir:/srv exec:/bin/b user:65534 exec:/bin/c group:0");
         /* missing ops are skipped */
         fake = (FakeSystem){};
         ops = (ConfigSystemOps){.lookup_user = fake_lookup_user, .userdata = &fake};
@@ -1091,6 +1112,15 @@ static void test_check_system(void **state) {
                             -EINVAL);
         assert_system_error(X "/bin/ok\nGroup=broken\n",
                             "test.conf:3: Group: cannot look up group \"broken\": Input/output error", -EINVAL);
+        assert_system_error(X "/bin/ok\nWorkingDirectory=/srv/missing\n",
+                            "test.conf:3: WorkingDirectory: no such directory \"/srv/missing\"", -EINVAL);
+        assert_system_error(X "/bin/ok\nWorkingDirectory=/srv/file\n",
+                            "test.conf:3: WorkingDirectory: not a directory \"/srv/file\"", -EINVAL);
+        assert_system_error(X "/bin/ok\nWorkingDirectory=/srv/locked\n",
+                            "test.conf:3: WorkingDirectory: directory is not accessible \"/srv/locked\"", -EINVAL);
+        assert_system_error(X "/bin/ok\nWorkingDirectory=/srv/io\n",
+                            "test.conf:3: WorkingDirectory: cannot check directory \"/srv/io\": Input/output error",
+                            -EINVAL);
         /* the first worker's problem is reported first */
         assert_system_error(X "/bin/ok\nUser=ghost1\n[Worker b]\nExecStart=/missing\n",
                             "test.conf:3: User: no such user \"ghost1\"", -EINVAL);
@@ -1119,6 +1149,17 @@ static void test_check_system_default(void **state) {
         (void) snprintf(path, sizeof(path), "%s/link", dir);
         assert_int_equal(symlink("/bin/sh", path), 0);
         assert_int_equal(o->check_executable(path, NULL), 0);
+
+        assert_int_equal(o->check_directory(dir, NULL), 0);
+        assert_int_equal(o->check_directory("/", NULL), 0);
+        (void) snprintf(path, sizeof(path), "%s/plain", dir);
+        assert_int_equal(o->check_directory(path, NULL), -ENOTDIR);
+        (void) snprintf(path, sizeof(path), "%s/plain/sub", dir);
+        assert_int_equal(o->check_directory(path, NULL), -ENOENT);
+        (void) snprintf(path, sizeof(path), "%s/missing", dir);
+        assert_int_equal(o->check_directory(path, NULL), -ENOENT);
+        (void) snprintf(path, sizeof(path), "%s/link", dir);
+        assert_int_equal(o->check_directory(path, NULL), -ENOTDIR); /* /bin/sh */
         (void) nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 
         assert_int_equal(o->lookup_user("root", NULL), 0);
@@ -1291,7 +1332,19 @@ static void test_load_errors(void **state) {
         err = mfree_str(err);
         expected = mfree_str(expected);
 
-        write_file(dropin_dir, "50-bad.conf", "[Worker a]\nGroup=root\n");
+        free(body);
+        assert_true(asprintf(&body, "[Worker a]\nWorkingDirectory=%s/no-such-dir\n", t->path) > 0);
+        write_file(dropin_dir, "50-bad.conf", body);
+        assert_int_equal(config_load(main_path, &c, &err), -EINVAL);
+        assert_true(asprintf(&expected, "%s/50-bad.conf:2: WorkingDirectory: no such directory \"%s/no-such-dir\"",
+                             dropin_dir, t->path) > 0);
+        assert_string_equal(err, expected);
+        err = mfree_str(err);
+        expected = mfree_str(expected);
+
+        free(body);
+        assert_true(asprintf(&body, "[Worker a]\nGroup=root\nWorkingDirectory=%s\n", t->path) > 0);
+        write_file(dropin_dir, "50-bad.conf", body);
         assert_int_equal(config_load(main_path, &c, &err), 0);
         assert_null(err);
         assert_string_equal(c->workers[0].group, "root");
