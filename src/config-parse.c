@@ -458,8 +458,7 @@ static int item_environment(const KeyContext *k, const ConfigItem *item, const c
 #define A(f) offsetof(AmqpConfig, f)
 
 static const ConfigItem config_items[] = {
-        {SECTION_DYNO, "MemoryLimit", item_size, D(memory_limit),
-         FLAG_NO_PERCENT | FLAG_NONZERO | FLAG_MAX_IS_UNSET | FLAG_WHERE, .where = D(memory_limit_where)},
+        {SECTION_DYNO, "MemoryLimit", item_size, D(memory_limit), FLAG_NO_PERCENT | FLAG_NONZERO | FLAG_MAX_IS_UNSET},
         {SECTION_DYNO, "RecycleAt", item_size, D(recycle_at), FLAG_NONZERO | FLAG_BELOW_100 | FLAG_WHERE,
          .where = D(recycle_at_where)},
         {SECTION_DYNO, "MaxRestarts", item_unsigned, D(max_restarts), 0, 0, UINT32_MAX},

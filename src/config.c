@@ -122,7 +122,6 @@ Config *config_free(Config *c) {
         if (!c)
                 return NULL;
 
-        config_location_done(&c->dyno.memory_limit_where);
         config_location_done(&c->dyno.recycle_at_where);
         for (size_t i = 0; i < c->n_supervisors; i++)
                 supervisor_config_done(&c->supervisors[i]);

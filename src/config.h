@@ -49,8 +49,7 @@ typedef struct PressureConfig {
 } PressureConfig;
 
 typedef struct DynoConfig {
-        ConfigSize memory_limit; /* MemoryLimit=; unset: memory.max of our cgroup, else RAM */
-        ConfigLocation memory_limit_where;
+        ConfigSize memory_limit;         /* MemoryLimit=; unset: memory.max of our cgroup, else RAM */
         ConfigSize recycle_at;           /* RecycleAt=; default 90% */
         ConfigLocation recycle_at_where; /* where RecycleAt= was set, for config_validate() */
         unsigned max_restarts;           /* MaxRestarts= for workers directly under the dyno; default 5 */
