@@ -2,12 +2,15 @@
 
 /* A small INI tokenizer of our own, instead of libinih.
  *
- * Debian 12's libinih is built with INI_MAX_LINE=200 and without INI_HANDLER_LINENO: a 400-byte
- * ExecStart= reaches the handler cut to 189 bytes, the rest is reported as an error on the next
- * line, and the handler is never told line numbers. Long ExecStart=/Environment= lines are normal,
- * and every error must name FILE:LINE, so we tokenize ourselves: no line length limit, line
- * numbers throughout, systemd-style continuation lines, and trailing comments. It is ~200 lines
- * and fuzzed (tests/fuzz/fuzz-config.c).
+ * Why not libinih (Debian 12's libinih1 / libinih-dev, as checked): it ignores quotes, so its
+ * inline comments cut "ExecStart=/bin/sh -c 'a ; b'" at the ';'; it accepts "Key: value" as an
+ * assignment; it continues a line by indenting the next one (handed over as a second value of the
+ * same key), where systemd-style files expect a trailing backslash; and Debian builds it without INI_HANDLER_LINENO, so
+ * the handler is never told the line number that every error here must name (a line-counting reader passed to
+ * ini_parse_stream() could recover it). Line length is not the reason: the build's INI_MAX_LINE is 200, but the library
+ * exports the runtime knobs ini_max_line and ini_allow_realloc, which lift that limit. So we tokenize ourselves: quotes
+ * honoured, '=' only, backslash continuation lines, trailing comments, line numbers throughout, no line length limit.
+ * It is ~200 lines and fuzzed (tests/fuzz/fuzz-config.c).
  *
  * Syntax, in the order it is applied to each physical line (split at '\n'; a trailing '\r' goes
  * with the surrounding whitespace):

@@ -57,6 +57,7 @@ enum {
         FLAG_PATH = 1 << 7,            /* strings: an absolute path */
         FLAG_AMQP_URL = 1 << 8,
         FLAG_EXCHANGE = 1 << 9,
+        FLAG_WHERE = 1 << 10, /* remember where the key was set, in the ConfigLocation at `where` */
 };
 
 struct ConfigItem {
@@ -66,6 +67,7 @@ struct ConfigItem {
         size_t offset; /* of the field inside the section struct */
         unsigned flags;
         uint64_t min, max; /* numbers */
+        size_t where;      /* FLAG_WHERE: offset of a ConfigLocation inside the section struct */
 };
 
 #define FIELD(k, item)   ((void *) ((uint8_t *) (k)->section + (item)->offset))
@@ -114,20 +116,6 @@ static int item_size(const KeyContext *k, const ConfigItem *item, const char *va
         return 0;
 }
 
-static int item_recycle_at(const KeyContext *k, const ConfigItem *item, const char *value) {
-        DynoConfig *d = k->section;
-        int r;
-
-        r = item_size(k, item, value);
-        if (r < 0)
-                return r;
-        if (isempty(value)) {
-                config_location_done(&d->recycle_at_where);
-                return 0;
-        }
-        return config_location_set(&d->recycle_at_where, k->file, k->line);
-}
-
 static int item_duration(const KeyContext *k, const ConfigItem *item, const char *value) {
         usec_t *u = FIELD(k, item), v;
         int r;
@@ -156,23 +144,6 @@ static int item_duration(const KeyContext *k, const ConfigItem *item, const char
         return 0;
 }
 
-/* A plain decimal: no sign, no whitespace, no base prefix (strtoul() accepts all of those). */
-static int parse_uint64_strict(const char *s, uint64_t *ret) {
-        uint64_t v = 0;
-
-        if (*s < '0' || *s > '9')
-                return -EINVAL;
-        for (; *s; s++) {
-                if (*s < '0' || *s > '9')
-                        return -EINVAL;
-                if (v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
-                        return -ERANGE;
-                v = v * 10 + (uint64_t) (*s - '0');
-        }
-        *ret = v;
-        return 0;
-}
-
 static int item_unsigned(const KeyContext *k, const ConfigItem *item, const char *value) {
         unsigned *u = FIELD(k, item);
         uint64_t v;
@@ -183,7 +154,7 @@ static int item_unsigned(const KeyContext *k, const ConfigItem *item, const char
                 return 0;
         }
 
-        r = parse_uint64_strict(value, &v);
+        r = parse_uint64(value, &v);
         if (r == -EINVAL)
                 return value_error(k, "invalid number", value, NULL);
         if (r < 0 || v < item->min || v > item->max) {
@@ -204,7 +175,7 @@ static int item_tasks_max(const KeyContext *k, const ConfigItem *item, const cha
                 *t = UINT64_MAX;
                 return 0;
         }
-        if (parse_uint64_strict(value, &v) < 0 || v == 0 || v == UINT64_MAX)
+        if (parse_uint64(value, &v) < 0 || v == 0 || v == UINT64_MAX)
                 return value_error(k, "invalid number", value, "expected a positive number or \"max\"");
         *t = v;
         return 0;
@@ -300,6 +271,8 @@ static int item_exec(const KeyContext *k, const ConfigItem *item, const char *va
                 return r;
         if (r < 0)
                 return value_error(k, "invalid command line", value, "unbalanced quotes or trailing backslash");
+        /* Not looked up in PATH: spawn's execvpe() would search the daemon's PATH, not the one
+         * the worker's Environment= sets, and config_check_system() checks exactly this file. */
         if (argv[0][0] != '/')
                 return value_error(k, "program is not an absolute path", argv[0], NULL);
 
@@ -320,7 +293,7 @@ static bool user_group_name_is_valid(const char *s) {
         /* A numeric id, or a conservative POSIX-ish name: [A-Za-z_][A-Za-z0-9_.-]*, optional
          * trailing '$' (Samba machine accounts), at most 32 bytes. */
         if (s[0] >= '0' && s[0] <= '9')
-                return parse_uint64_strict(s, &id) >= 0 && id < UINT32_MAX;
+                return parse_uint64(s, &id) >= 0 && id < UINT32_MAX;
         if (n == 0 || n > 32)
                 return false;
         for (size_t i = 0; i < n; i++) {
@@ -390,13 +363,12 @@ static int item_string(const KeyContext *k, const ConfigItem *item, const char *
         return 0;
 }
 
+/* Supervisor= in a [Worker] or a [Supervisor]: the name of the enclosing supervisor. */
 static int item_supervisor_ref(const KeyContext *k, const ConfigItem *item, const char *value) {
-        WorkerConfig *w = k->section;
-        char *s;
+        char **p = FIELD(k, item), *s;
 
         if (isempty(value)) {
-                w->supervisor = mfree(w->supervisor);
-                config_location_done(&w->supervisor_where);
+                *p = mfree(*p);
                 return 0;
         }
         if (!name_is_valid(value))
@@ -405,9 +377,9 @@ static int item_supervisor_ref(const KeyContext *k, const ConfigItem *item, cons
         s = strdup(value);
         if (!s)
                 return -ENOMEM;
-        free(w->supervisor);
-        w->supervisor = s;
-        return config_location_set(&w->supervisor_where, k->file, k->line);
+        free(*p);
+        *p = s;
+        return 0;
 }
 
 static bool env_name_is_valid(const char *s, size_t n) {
@@ -487,7 +459,8 @@ static int item_environment(const KeyContext *k, const ConfigItem *item, const c
 
 static const ConfigItem config_items[] = {
         {SECTION_DYNO, "MemoryLimit", item_size, D(memory_limit), FLAG_NO_PERCENT | FLAG_NONZERO | FLAG_MAX_IS_UNSET},
-        {SECTION_DYNO, "RecycleAt", item_recycle_at, D(recycle_at), FLAG_NONZERO | FLAG_BELOW_100},
+        {SECTION_DYNO, "RecycleAt", item_size, D(recycle_at), FLAG_NONZERO | FLAG_BELOW_100 | FLAG_WHERE,
+         .where = D(recycle_at_where)},
         {SECTION_DYNO, "MaxRestarts", item_unsigned, D(max_restarts), 0, 0, UINT32_MAX},
         {SECTION_DYNO, "RestartWindowSec", item_duration, D(restart_window_usec), FLAG_NONZERO},
         {SECTION_DYNO, "MemoryPressure", item_pressure, D(pressure)},
@@ -495,14 +468,17 @@ static const ConfigItem config_items[] = {
         {SECTION_DYNO, "RecyclesCountAsRestarts", item_bool, D(recycles_count_as_restarts)},
 
         {SECTION_SUPERVISOR, "Strategy", item_strategy, S(strategy)},
-        {SECTION_SUPERVISOR, "MemoryBudget", item_size, S(memory_budget), FLAG_NONZERO | FLAG_MAX_IS_UNSET},
+        {SECTION_SUPERVISOR, "Supervisor", item_supervisor_ref, S(parent), FLAG_WHERE, .where = S(parent_where)},
+        {SECTION_SUPERVISOR, "MemoryBudget", item_size, S(memory_budget), FLAG_NONZERO | FLAG_MAX_IS_UNSET | FLAG_WHERE,
+         .where = S(memory_budget_where)},
         {SECTION_SUPERVISOR, "MaxRestarts", item_unsigned, S(max_restarts), 0, 0, UINT32_MAX},
         {SECTION_SUPERVISOR, "RestartWindowSec", item_duration, S(restart_window_usec), FLAG_NONZERO},
 
-        {SECTION_WORKER, "ExecStart", item_exec, W(exec_start)},
-        {SECTION_WORKER, "Supervisor", item_supervisor_ref, W(supervisor)},
+        {SECTION_WORKER, "ExecStart", item_exec, W(exec_start), FLAG_WHERE, .where = W(exec_start_where)},
+        {SECTION_WORKER, "Supervisor", item_supervisor_ref, W(supervisor), FLAG_WHERE, .where = W(supervisor_where)},
         {SECTION_WORKER, "Instances", item_unsigned, W(instances), 0, 1, CONFIG_INSTANCES_MAX},
-        {SECTION_WORKER, "MemoryBudget", item_size, W(memory_budget), FLAG_NONZERO | FLAG_MAX_IS_UNSET},
+        {SECTION_WORKER, "MemoryBudget", item_size, W(memory_budget), FLAG_NONZERO | FLAG_MAX_IS_UNSET | FLAG_WHERE,
+         .where = W(memory_budget_where)},
         {SECTION_WORKER, "StopSignal", item_signal, W(stop_signal)},
         {SECTION_WORKER, "StopTimeoutSec", item_duration, W(stop_timeout_usec)},
         {SECTION_WORKER, "Restart", item_restart, W(restart)},
@@ -515,9 +491,10 @@ static const ConfigItem config_items[] = {
         {SECTION_WORKER, "IdleTimeoutSec", item_duration, W(idle_timeout_usec), FLAG_INFINITY_IS_OFF},
         {SECTION_WORKER, "IdleRecycleAbove", item_size, W(idle_recycle_above), FLAG_NONZERO | FLAG_MAX_IS_UNSET},
         {SECTION_WORKER, "IdleRecycleAfterSec", item_duration, W(idle_recycle_after_usec), FLAG_NONZERO},
-        {SECTION_WORKER, "User", item_string, W(user), FLAG_USER},
-        {SECTION_WORKER, "Group", item_string, W(group), FLAG_GROUP},
-        {SECTION_WORKER, "WorkingDirectory", item_string, W(working_directory), FLAG_PATH},
+        {SECTION_WORKER, "User", item_string, W(user), FLAG_USER | FLAG_WHERE, .where = W(user_where)},
+        {SECTION_WORKER, "Group", item_string, W(group), FLAG_GROUP | FLAG_WHERE, .where = W(group_where)},
+        {SECTION_WORKER, "WorkingDirectory", item_string, W(working_directory), FLAG_PATH | FLAG_WHERE,
+         .where = W(working_directory_where)},
         {SECTION_WORKER, "Environment", item_environment, W(environment)},
         {SECTION_WORKER, "TasksMax", item_tasks_max, W(tasks_max)},
         {SECTION_WORKER, "MemoryPressure", item_pressure, W(pressure)},
@@ -526,6 +503,22 @@ static const ConfigItem config_items[] = {
         {SECTION_AMQP, "Exchange", item_string, A(exchange), FLAG_EXCHANGE},
         {SECTION_AMQP, "SampleIntervalSec", item_duration, A(sample_interval_usec), FLAG_NONZERO},
 };
+
+/* Parses the value, then records (or, for an empty value, forgets) where the key was set, for
+ * the errors of config_validate() and config_check_system(). */
+static int item_apply(const KeyContext *k, const ConfigItem *item, const char *value) {
+        ConfigLocation *l = (ConfigLocation *) ((uint8_t *) k->section + item->where);
+        int r;
+
+        r = item->parse(k, item, value);
+        if (r < 0 || !(item->flags & FLAG_WHERE))
+                return r;
+        if (isempty(value)) {
+                config_location_done(l);
+                return 0;
+        }
+        return config_location_set(l, k->file, k->line);
+}
 
 /* ---- Sections ---- */
 
@@ -659,7 +652,7 @@ static int on_assignment(void *userdata, const char *file, unsigned line, const 
                 const ConfigItem *item = &config_items[i];
 
                 if (item->section == st->section && streq(item->key, key))
-                        return item->parse(&k, item, value);
+                        return item_apply(&k, item, value);
                 if (item->section == st->section && strcasecmp(item->key, key) == 0)
                         suggestion = item->key;
                 if (item->section != st->section && streq(item->key, key) && !elsewhere)

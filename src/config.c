@@ -2,33 +2,24 @@
 
 /* cgwatch.conf -> Config. Errors name FILE:LINE: KEY.
  *
- * Why not libinih: Debian 12's libinih is built with INI_MAX_LINE=200 and without
- * INI_HANDLER_LINENO, so a 400-byte ExecStart= reaches the handler cut to 189 bytes (the rest is
- * reported as an error on the next line) and the handler never learns line numbers. Long
- * ExecStart=/Environment= lines are normal and every error here must say FILE:LINE, so we use a
- * small tokenizer of our own (config-ini.c: no length limit, line numbers, continuation lines,
- * trailing comments; fuzzed by tests/fuzz/fuzz-config.c).
+ * Why our own INI reader (config-ini.c) and not libinih: see the header of config-ini.c.
  *
- * The work is split in three files:
+ * The work is split in four files:
  *   config-ini.c    text -> (section | key, value) events with line numbers;
  *   config-parse.c  keys and sections -> the structs in config.h (config_parse_buffer);
- *   config.c        this file: lifecycle and defaults, cross-checks (config_validate), reading
- *                   the main file and its drop-ins (config_load), the resolved tree (config_dump).
- * Everything except config_load() is pure. */
+ *   config.c        this file: lifecycle and defaults, cross-checks (config_validate), the checks
+ *                   against the system through an ops table (config_check_system), the resolved
+ *                   tree (config_dump);
+ *   config-load.c   reading the main file and its drop-ins (config_load), and the default ops.
+ * Everything except config-load.c is pure. */
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "config-ini.h"
 #include "config-internal.h"
 #include "parse-util.h"
-
-/* A config file is a few KiB; refuse to slurp something that is clearly not one. */
-#define CONFIG_FILE_MAX (16U * 1024U * 1024U)
 
 #define PRESSURE_DEFAULT \
         ((PressureConfig){.full = false, .stall_usec = 150 * USEC_PER_MSEC, .window_usec = USEC_PER_SEC})
@@ -105,6 +96,9 @@ int config_location_set(ConfigLocation *l, const char *file, unsigned line) {
 static void supervisor_config_done(SupervisorConfig *s) {
         free(s->name);
         config_location_done(&s->where);
+        free(s->parent);
+        config_location_done(&s->parent_where);
+        config_location_done(&s->memory_budget_where);
 }
 
 static void worker_config_done(WorkerConfig *w) {
@@ -112,11 +106,16 @@ static void worker_config_done(WorkerConfig *w) {
         config_location_done(&w->where);
         free(w->exec_start);
         strv_free(w->exec_argv);
+        config_location_done(&w->exec_start_where);
         free(w->supervisor);
         config_location_done(&w->supervisor_where);
+        config_location_done(&w->memory_budget_where);
         free(w->user);
         free(w->group);
+        config_location_done(&w->user_where);
+        config_location_done(&w->group_where);
         free(w->working_directory);
+        config_location_done(&w->working_directory_where);
         strv_free(w->environment);
 }
 
@@ -242,6 +241,181 @@ static int location_error(char **ret_error, const ConfigLocation *l, const char 
         return ini_error(ret_error, l->file, l->line, key, "%s%s%s", what, q ? " " : "", q ?: "");
 }
 
+#define NO_SUPERVISOR SIZE_MAX
+
+/* The index of supervisor `name` in c->supervisors, or NO_SUPERVISOR (none, or no such name). */
+static size_t supervisor_index(const Config *c, const char *name) {
+        const SupervisorConfig *s = config_find_supervisor(c, name);
+
+        return s ? (size_t) (s - c->supervisors) : NO_SUPERVISOR;
+}
+
+/* Follows the Supervisor= links (parent[i], NO_SUPERVISOR at the top) from every supervisor in
+ * config order. Returns the member that comes first in the config of the first cycle met, or
+ * NO_SUPERVISOR. state[] (n bytes, zeroed) is scratch: 1 = on the current path, 2 = done. */
+static size_t find_cycle(const size_t *parent, size_t n, uint8_t *state) {
+        for (size_t i = 0; i < n; i++) {
+                size_t j = i, first;
+
+                if (state[i] != 0)
+                        continue;
+                while (j != NO_SUPERVISOR && state[j] == 0) {
+                        state[j] = 1;
+                        j = parent[j];
+                }
+                if (j != NO_SUPERVISOR && state[j] == 1) {
+                        first = j;
+                        for (size_t k = parent[j]; k != j; k = parent[k])
+                                first = MIN(first, k);
+                        return first;
+                }
+                for (j = i; j != NO_SUPERVISOR && state[j] == 1; j = parent[j])
+                        state[j] = 2;
+        }
+        return NO_SUPERVISOR;
+}
+
+/* "a -> b -> a", at most 8 names before "... -> a". Returns NULL on OOM. */
+static char *format_cycle(const Config *c, const size_t *parent, size_t first) {
+        size_t len = 0, shown = 0, i = first;
+        char *buf, *p;
+
+        do {
+                len += strlen(c->supervisors[i].name) + 4;
+                i = parent[i];
+        } while (i != first && ++shown < 8);
+        len += strlen(c->supervisors[first].name) + 8;
+
+        p = buf = malloc(len);
+        if (!buf)
+                return NULL;
+        shown = 0;
+        i = first;
+        do {
+                p = stpcpy(stpcpy(p, c->supervisors[i].name), " -> ");
+                i = parent[i];
+        } while (i != first && ++shown < 8);
+        if (i != first)
+                p = stpcpy(p, "... -> ");
+        (void) stpcpy(p, c->supervisors[first].name);
+        return buf;
+}
+
+#define FORMAT_SIZE_MAX (FORMAT_BYTES_MAX + 32)
+
+/* A size as written ("300M", "12.5%"), and for a percentage that was compared in bytes, what it
+ * came to ("12.5% = 64M"). */
+static const char *format_size(char buf[static FORMAT_SIZE_MAX], const ConfigSize *s, uint64_t limit, bool bytes) {
+        char b[FORMAT_BYTES_MAX];
+        int n;
+
+        if (!s->percent)
+                return format_bytes(buf, s->value);
+        if (s->value % 10 == 0)
+                n = snprintf(buf, FORMAT_SIZE_MAX, "%" PRIu64 "%%", s->value / 10);
+        else
+                n = snprintf(buf, FORMAT_SIZE_MAX, "%" PRIu64 ".%" PRIu64 "%%", s->value / 10, s->value % 10);
+        if (bytes && n > 0)
+                (void) snprintf(buf + n, FORMAT_SIZE_MAX - (size_t) n, " = %s",
+                                format_bytes(b, config_size_resolve(s, limit)));
+        return buf;
+}
+
+/* Whether a is above b as far as the config alone can tell: as percentages when both are, else
+ * in bytes when both resolve without the system (a percentage needs an absolute MemoryLimit=).
+ * *ret_bytes says which. A pair that cannot be compared here is the daemon's to check. */
+static bool size_above(const ConfigSize *a, const ConfigSize *b, uint64_t limit, bool *ret_bytes) {
+        uint64_t x, y;
+
+        *ret_bytes = false;
+        if (a->percent && b->percent)
+                return a->value > b->value;
+        x = config_size_resolve(a, limit);
+        y = config_size_resolve(b, limit);
+        if (x == SIZE_UNSET || y == SIZE_UNSET)
+                return false;
+        *ret_bytes = true;
+        return x > y;
+}
+
+/* A MemoryBudget= must fit into the budget of every enclosing supervisor (from `up` to the top)
+ * and into the MemoryLimit=. The nearest offence is reported. */
+static int check_budget(const Config *c, const size_t *parent, const ConfigSize *budget, const ConfigLocation *where,
+                        size_t up, char **ret_error) {
+        const ConfigSize *ml = &c->dyno.memory_limit;
+        uint64_t limit = ml->set && !ml->percent ? ml->value : SIZE_UNSET;
+        char a[FORMAT_SIZE_MAX], b[FORMAT_SIZE_MAX];
+        bool bytes;
+
+        if (!budget->set)
+                return 0;
+
+        for (size_t i = up; i != NO_SUPERVISOR; i = parent[i]) {
+                const SupervisorConfig *s = &c->supervisors[i];
+
+                if (s->memory_budget.set && size_above(budget, &s->memory_budget, limit, &bytes))
+                        return ini_error(ret_error, where->file, where->line, "MemoryBudget",
+                                         "%s is above MemoryBudget=%s of [Supervisor %s]",
+                                         format_size(a, budget, limit, bytes),
+                                         format_size(b, &s->memory_budget, limit, bytes), s->name);
+        }
+        if (limit != SIZE_UNSET && size_above(budget, ml, limit, &bytes))
+                return ini_error(ret_error, where->file, where->line, "MemoryBudget", "%s is above MemoryLimit=%s",
+                                 format_size(a, budget, limit, bytes), format_bytes(b, limit));
+        return 0;
+}
+
+/* The supervisor tree: unknown parents, cycles, budgets. Names have been checked already. */
+static int validate_tree(const Config *c, char **ret_error) {
+        _cleanup_free_ size_t *parent = NULL;
+        _cleanup_free_ uint8_t *state = NULL;
+        size_t n = c->n_supervisors;
+        int r;
+
+        if (n > 0) {
+                parent = calloc(n, sizeof(size_t));
+                state = calloc(n, 1);
+                if (!parent || !state)
+                        return -ENOMEM;
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                const SupervisorConfig *s = &c->supervisors[i];
+
+                parent[i] = supervisor_index(c, s->parent);
+                if (s->parent && parent[i] == NO_SUPERVISOR)
+                        return location_error(ret_error, &s->parent_where, "Supervisor",
+                                              "no such [Supervisor NAME] section:", s->parent);
+        }
+
+        size_t first = find_cycle(parent, n, state);
+        if (first != NO_SUPERVISOR) {
+                _cleanup_free_ char *cycle = format_cycle(c, parent, first);
+
+                if (!cycle)
+                        return -ENOMEM;
+                return ini_error(ret_error, c->supervisors[first].parent_where.file,
+                                 c->supervisors[first].parent_where.line, "Supervisor",
+                                 "supervisor cycle %s (supervisors form a tree under the dyno)", cycle);
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                r = check_budget(c, parent, &c->supervisors[i].memory_budget, &c->supervisors[i].memory_budget_where,
+                                 parent[i], ret_error);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < c->n_workers; i++) {
+                const WorkerConfig *w = &c->workers[i];
+
+                r = check_budget(c, parent, &w->memory_budget, &w->memory_budget_where,
+                                 supervisor_index(c, w->supervisor), ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int config_validate(const Config *c, char **ret_error) {
         char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
 
@@ -296,171 +470,76 @@ int config_validate(const Config *c, char **ret_error) {
                                  "%s is not below MemoryLimit=%s", format_bytes(a, c->dyno.recycle_at.value),
                                  format_bytes(b, c->dyno.memory_limit.value));
 
-        return 0;
+        return validate_tree(c, ret_error);
 }
 
-/* ---- Loading ---- */
+/* ---- Checks against the system ---- */
 
-static void closedirp(DIR **d) {
-        if (*d)
-                (void) closedir(*d);
-}
+/* "KEY: what "value"" when the check said no (what != NULL), or "KEY: cannot failed "value":
+ * strerror" when the check itself failed. */
+static int system_error(char **ret_error, const ConfigLocation *l, const char *key, const char *what,
+                        const char *failed, const char *value, int error) {
+        _cleanup_free_ char *q = ini_quote(value);
 
-/* "PATH: what: strerror". Returns error (negative errno), or -ENOMEM. */
-static int io_error(char **ret_error, const char *path, int error, const char *what) {
-        char *s;
-
-        if (!ret_error)
-                return error;
-        errno = -error;
-        if (asprintf(&s, "%s: %s: %m", path, what) < 0) {
-                *ret_error = NULL;
+        if (!q)
                 return -ENOMEM;
-        }
-        *ret_error = s;
-        return error;
+        if (what)
+                return ini_error(ret_error, l->file, l->line, key, "%s %s", what, q);
+        errno = -error;
+        return ini_error(ret_error, l->file, l->line, key, "cannot %s %s: %m", failed, q);
 }
 
-static int read_full_file(const char *path, char **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        size_t n = 0, cap = 0;
-        struct stat st;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-
-        for (;;) {
-                ssize_t k;
-
-                if (cap - n < 4096) {
-                        char *m;
-
-                        cap = MAX(cap * 2, (size_t) 16384);
-                        m = realloc(buf, cap);
-                        if (!m)
-                                return -ENOMEM;
-                        buf = m;
-                }
-                k = read(fd, buf + n, cap - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-                if (n > CONFIG_FILE_MAX)
-                        return -EFBIG;
-        }
-
-        *ret = TAKE_PTR(buf);
-        *ret_size = n;
-        return 0;
-}
-
-static int load_file(Config *c, const char *path, bool missing_ok, char **ret_error) {
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0;
+int config_check_system(const Config *c, const ConfigSystemOps *ops, char **ret_error) {
         int r;
 
-        r = read_full_file(path, &text, &size);
-        if (r == -ENOENT && missing_ok)
-                return 0;
-        if (r < 0)
-                return io_error(ret_error, path, r, "cannot read configuration file");
-        return config_parse_buffer(c, text, size, path, ret_error);
-}
-
-static int cmp_strp(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* Lists dir's "*.conf" (no dotfiles) as full paths, sorted by file name. */
-static int list_dropins(const char *dir, char ***ret, size_t *ret_n) {
-        _cleanup_(closedirp) DIR *d = NULL;
-        _cleanup_strv_free_ char **l = NULL;
-        size_t n = 0;
-
-        d = opendir(dir);
-        if (!d)
-                return -errno;
-
-        for (;;) {
-                struct dirent *de;
-                size_t len;
-                char *p, **m;
-
-                errno = 0;
-                de = readdir(d);
-                if (!de) {
-                        if (errno != 0)
-                                return -errno;
-                        break;
-                }
-                len = strlen(de->d_name);
-                if (de->d_name[0] == '.' || len <= 5 || !streq(de->d_name + len - 5, ".conf"))
-                        continue;
-
-                m = reallocarray(l, n + 2, sizeof(char *));
-                if (!m)
-                        return -ENOMEM;
-                l = m;
-                if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
-                        return -ENOMEM;
-                l[n++] = p;
-                l[n] = NULL;
-        }
-
-        if (n > 0)
-                qsort(l, n, sizeof(char *), cmp_strp);
-        *ret = TAKE_PTR(l);
-        *ret_n = n;
-        return 0;
-}
-
-int config_load(const char *path, Config **ret, char **ret_error) {
-        _cleanup_(config_freep) Config *c = NULL;
-        _cleanup_strv_free_ char **dropins = NULL;
-        _cleanup_free_ char *dir = NULL;
-        size_t n_dropins = 0;
-        int r;
-
-        if (!path || !ret)
+        if (!c || !ops)
                 return -EINVAL;
 
-        c = config_new();
-        if (!c)
-                return -ENOMEM;
+        for (size_t i = 0; i < c->n_workers; i++) {
+                const WorkerConfig *w = &c->workers[i];
+                const char *what;
 
-        r = load_file(c, path, /* missing_ok= */ false, ret_error);
-        if (r < 0)
-                return r;
-
-        if (asprintf(&dir, "%s.d", path) < 0)
-                return -ENOMEM;
-        r = list_dropins(dir, &dropins, &n_dropins);
-        if (r < 0 && r != -ENOENT && r != -ENOTDIR)
-                return io_error(ret_error, dir, r, "cannot read drop-in directory");
-
-        /* A drop-in removed between listing and reading is simply gone. */
-        for (size_t i = 0; i < n_dropins; i++) {
-                r = load_file(c, dropins[i], /* missing_ok= */ true, ret_error);
-                if (r < 0)
-                        return r;
+                if (w->exec_argv && w->exec_argv[0] && ops->check_executable) {
+                        r = ops->check_executable(w->exec_argv[0], ops->userdata);
+                        what = r == -ENOENT || r == -ENOTDIR   ? "no such program"
+                               : r == -EISDIR || r == -ENOEXEC ? "program is not a regular file"
+                               : r == -EACCES                  ? "program is not executable"
+                                                               : NULL;
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                return system_error(ret_error, &w->exec_start_where, "ExecStart", what, "check program",
+                                                    w->exec_argv[0], r);
+                }
+                if (w->user && ops->lookup_user) {
+                        r = ops->lookup_user(w->user, ops->userdata);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                return system_error(ret_error, &w->user_where, "User",
+                                                    r == -ESRCH ? "no such user" : NULL, "look up user", w->user, r);
+                }
+                if (w->group && ops->lookup_group) {
+                        r = ops->lookup_group(w->group, ops->userdata);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                return system_error(ret_error, &w->group_where, "Group",
+                                                    r == -ESRCH ? "no such group" : NULL, "look up group", w->group, r);
+                }
+                if (w->working_directory && ops->check_directory) {
+                        r = ops->check_directory(w->working_directory, ops->userdata);
+                        what = r == -ENOENT    ? "no such directory"
+                               : r == -ENOTDIR ? "not a directory"
+                               : r == -EACCES  ? "directory is not accessible"
+                                               : NULL;
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                return system_error(ret_error, &w->working_directory_where, "WorkingDirectory", what,
+                                                    "check directory", w->working_directory, r);
+                }
         }
-
-        r = config_validate(c, ret_error);
-        if (r < 0)
-                return r;
-
-        *ret = TAKE_PTR(c);
         return 0;
 }
 
@@ -497,33 +576,35 @@ static void dump_pressure(FILE *f, const PressureConfig *p) {
                         format_duration(b, p->window_usec));
 }
 
-static void dump_worker(FILE *f, const WorkerConfig *w, uint64_t limit, const char *indent) {
+/* indent: in spaces. */
+static void dump_worker(FILE *f, const WorkerConfig *w, uint64_t limit, int indent) {
         char a[FORMAT_DURATION_MAX], b[FORMAT_DURATION_MAX], d[FORMAT_DURATION_MAX];
         const char *sig = sigabbrev_np(w->stop_signal);
 
-        fprintf(f, "%sworker %s: budget ", indent, w->name);
+        fprintf(f, "%*sworker %s: budget ", indent, "", w->name);
         dump_size(f, &w->memory_budget, limit);
         if (w->instances > 1)
                 fprintf(f, ", %u instances %s@1..%s@%u", w->instances, w->name, w->name, w->instances);
-        fprintf(f, "\n%s  exec: %s\n", indent, w->exec_start ?: "(not set)");
-        fprintf(f, "%s  restart %s (backoff %s..%s), stop SIG%s then cgroup.kill after %s\n", indent,
+        fprintf(f, "\n%*s  exec: %s\n", indent, "", w->exec_start ?: "(not set)");
+        fprintf(f, "%*s  restart %s (backoff %s..%s), stop SIG%s then cgroup.kill after %s\n", indent, "",
                 restart_policy_to_string(w->restart) ?: "?", format_duration(a, w->restart_usec),
                 format_duration(b, w->restart_max_usec), sig ?: "?", format_duration(d, w->stop_timeout_usec));
-        fprintf(f, "%s  pressure ", indent);
+        fprintf(f, "%*s  pressure ", indent, "");
         dump_pressure(f, &w->pressure);
         fprintf(f, ", replace first %s, ready timeout %s\n", w->replace_first ? "yes" : "no",
                 format_duration(a, w->ready_timeout_usec));
         if (w->watchdog_usec > 0 || w->max_lifetime_usec > 0 || w->idle_timeout_usec > 0)
-                fprintf(f, "%s  watchdog %s, max lifetime %s, idle timeout %s\n", indent,
+                fprintf(f, "%*s  watchdog %s, max lifetime %s, idle timeout %s\n", indent, "",
                         w->watchdog_usec ? format_duration(a, w->watchdog_usec) : "off",
                         w->max_lifetime_usec ? format_duration(b, w->max_lifetime_usec) : "off",
                         w->idle_timeout_usec ? format_duration(d, w->idle_timeout_usec) : "off");
         if (w->idle_recycle_above.set) {
                 if (w->idle_recycle_above.percent)
-                        fprintf(f, "%s  idle recycle above %" PRIu64 ".%" PRIu64 "%% of the budget", indent,
+                        fprintf(f, "%*s  idle recycle above %" PRIu64 ".%" PRIu64 "%% of the budget", indent, "",
                                 w->idle_recycle_above.value / 10, w->idle_recycle_above.value % 10);
                 else
-                        fprintf(f, "%s  idle recycle above %" PRIu64 " bytes", indent, w->idle_recycle_above.value);
+                        fprintf(f, "%*s  idle recycle above %" PRIu64 " bytes", indent, "",
+                                w->idle_recycle_above.value);
                 fprintf(f, ", after %s without CPU\n", format_duration(a, w->idle_recycle_after_usec));
         }
         if (w->user || w->group || w->working_directory || w->tasks_max != UINT64_MAX) {
@@ -531,11 +612,31 @@ static void dump_worker(FILE *f, const WorkerConfig *w, uint64_t limit, const ch
 
                 if (w->tasks_max != UINT64_MAX)
                         (void) snprintf(t, sizeof(t), "%" PRIu64, w->tasks_max);
-                fprintf(f, "%s  user %s, group %s, directory %s, tasks max %s\n", indent, w->user ?: "(inherit)",
+                fprintf(f, "%*s  user %s, group %s, directory %s, tasks max %s\n", indent, "", w->user ?: "(inherit)",
                         w->group ?: "(inherit)", w->working_directory ?: "(inherit)", t);
         }
         for (char **e = w->environment; e && *e; e++)
-                fprintf(f, "%s  env %s\n", indent, *e);
+                fprintf(f, "%*s  env %s\n", indent, "", *e);
+}
+
+/* A supervisor, its workers, then the supervisors inside it. Supervisors in a cycle are never
+ * reached from the top; depth stops a tree that config_validate() would refuse anyway (two
+ * supervisors of one name) from recursing forever. */
+static void dump_supervisor(FILE *f, const Config *c, const SupervisorConfig *s, uint64_t limit, int indent,
+                            size_t depth) {
+        char a[FORMAT_DURATION_MAX];
+
+        if (depth > c->n_supervisors)
+                return;
+        fprintf(f, "%*ssupervisor %s: %s, budget ", indent, "", s->name, strategy_to_string(s->strategy) ?: "?");
+        dump_size(f, &s->memory_budget, limit);
+        fprintf(f, ", at most %u restarts in %s\n", s->max_restarts, format_duration(a, s->restart_window_usec));
+        for (size_t j = 0; j < c->n_workers; j++)
+                if (streq_ptr(c->workers[j].supervisor, s->name))
+                        dump_worker(f, &c->workers[j], limit, indent + 2);
+        for (size_t j = 0; j < c->n_supervisors; j++)
+                if (streq_ptr(c->supervisors[j].parent, s->name))
+                        dump_supervisor(f, c, &c->supervisors[j], limit, indent + 2, depth + 1);
 }
 
 void config_dump(const Config *c, uint64_t dyno_limit_bytes, FILE *f) {
@@ -563,22 +664,14 @@ void config_dump(const Config *c, uint64_t dyno_limit_bytes, FILE *f) {
         dump_pressure(f, &c->dyno.pressure);
         fputc('\n', f);
 
-        /* Workers directly under the dyno (or naming a supervisor that does not exist) first. */
+        /* Workers directly under the dyno (or naming a supervisor that does not exist) first, then
+         * the supervisors at the top of the tree (or naming a parent that does not exist). */
         for (size_t i = 0; i < c->n_workers; i++)
                 if (!config_find_supervisor(c, c->workers[i].supervisor))
-                        dump_worker(f, &c->workers[i], limit, "  ");
-
-        for (size_t i = 0; i < c->n_supervisors; i++) {
-                const SupervisorConfig *s = &c->supervisors[i];
-
-                fprintf(f, "  supervisor %s: %s, budget ", s->name, strategy_to_string(s->strategy) ?: "?");
-                dump_size(f, &s->memory_budget, limit);
-                fprintf(f, ", at most %u restarts in %s\n", s->max_restarts,
-                        format_duration(a, s->restart_window_usec));
-                for (size_t j = 0; j < c->n_workers; j++)
-                        if (streq_ptr(c->workers[j].supervisor, s->name))
-                                dump_worker(f, &c->workers[j], limit, "    ");
-        }
+                        dump_worker(f, &c->workers[i], limit, 2);
+        for (size_t i = 0; i < c->n_supervisors; i++)
+                if (!config_find_supervisor(c, c->supervisors[i].parent))
+                        dump_supervisor(f, c, &c->supervisors[i], limit, 2, 0);
 
         if (c->amqp.enabled)
                 fprintf(f, "amqp: %s exchange %s, samples every %s\n", c->amqp.url, c->amqp.exchange,

@@ -275,20 +275,33 @@ int parse_boolean(const char *s, bool *ret) {
         return -EINVAL;
 }
 
-/* Parses a plain decimal number without sign or whitespace into [0, max]. */
-static int parse_small_uint(const char *s, unsigned max, unsigned *ret) {
-        unsigned v = 0;
+int parse_uint64(const char *s, uint64_t *ret) {
+        uint64_t v = 0;
 
         if (!char_is_digit(*s))
                 return -EINVAL;
         for (; *s; s++) {
                 if (!char_is_digit(*s))
                         return -EINVAL;
-                v = v * 10 + (unsigned) (*s - '0');
-                if (v > max)
+                if (v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
                         return -ERANGE;
+                v = v * 10 + (uint64_t) (*s - '0');
         }
         *ret = v;
+        return 0;
+}
+
+/* A plain decimal number (parse_uint64()) in [0, max]. */
+static int parse_small_uint(const char *s, unsigned max, unsigned *ret) {
+        uint64_t v;
+        int r;
+
+        r = parse_uint64(s, &v);
+        if (r < 0)
+                return r;
+        if (v > max)
+                return -ERANGE;
+        *ret = (unsigned) v;
         return 0;
 }
 

@@ -19,6 +19,10 @@ int parse_size(const char *s, ConfigSize *ret);
  * -> USEC_INFINITY. Returns usec. */
 int parse_duration(const char *s, usec_t *ret);
 
+/* A plain decimal number: digits only, no sign, no whitespace, no base prefix (strtoul() accepts
+ * all of those). -ERANGE above UINT64_MAX. */
+int parse_uint64(const char *s, uint64_t *ret);
+
 /* "yes/no/true/false/on/off/1/0". */
 int parse_boolean(const char *s, bool *ret);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* Fuzzes config_parse_buffer() + config_validate() + config_dump().
+/* Fuzzes config_parse_buffer() + config_validate() + config_check_system() (with pure fake ops,
+ * never the system's) + config_dump().
  *
  * As a libFuzzer target:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I src -I include \
@@ -13,6 +14,7 @@
  * went through without a crash or a broken invariant.
  *
  * Besides "no crash, no leak, no UB", the target checks what the contract promises:
+ *   - an accepted config keeps the promises of config_validate() (check_accepted());
  *   - on -EINVAL, the message starts with "fuzz.conf:" and a line number, and is one line of
  *     printable text (hostile bytes are escaped in messages);
  *   - on success, nothing is returned in ret_error;
@@ -28,6 +30,67 @@
 #include "config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Fake system checks: pure and deterministic, so that every message path is reached. The verdict
+ * depends on the string's last byte. */
+static int fake_verdict(const char *s) {
+        static const int verdicts[] = {0, 0, 0, -ESRCH, -ENOENT, -ENOTDIR, -EISDIR, -ENOEXEC, -EACCES, -EIO, -ELOOP};
+        size_t n = strlen(s);
+
+        return verdicts[(n > 0 ? (unsigned char) s[n - 1] : 0) % (sizeof(verdicts) / sizeof(verdicts[0]))];
+}
+
+static int fake_lookup(const char *name, void *userdata) {
+        return fake_verdict(name);
+}
+
+static int fake_check_executable(const char *path, void *userdata) {
+        if (path[0] != '/') /* the parser promises absolute paths */
+                abort();
+        return fake_verdict(path);
+}
+
+static int fake_check_directory(const char *path, void *userdata) {
+        if (path[0] != '/')
+                abort();
+        return fake_verdict(path);
+}
+
+static const ConfigSystemOps fake_ops = {
+        .lookup_user = fake_lookup,
+        .lookup_group = fake_lookup,
+        .check_executable = fake_check_executable,
+        .check_directory = fake_check_directory,
+};
+
+/* What config_validate() promises about an accepted config, checked independently: the
+ * supervisor links end at the dyno within n steps, and no budget is above an absolute
+ * MemoryLimit= or above an enclosing supervisor's budget of the same kind (both absolute, or
+ * both percentages). */
+static void check_accepted(const Config *c) {
+        const ConfigSize *ml = &c->dyno.memory_limit;
+
+        for (size_t i = 0; i < c->n_supervisors + c->n_workers; i++) {
+                bool is_sup = i < c->n_supervisors;
+                const ConfigSize *b =
+                        is_sup ? &c->supervisors[i].memory_budget : &c->workers[i - c->n_supervisors].memory_budget;
+                const char *up = is_sup ? c->supervisors[i].parent : c->workers[i - c->n_supervisors].supervisor;
+                size_t steps = 0;
+
+                if (b->set && !b->percent && ml->set && b->value > ml->value)
+                        abort();
+                for (const SupervisorConfig *s = config_find_supervisor(c, up); s;
+                     s = config_find_supervisor(c, s->parent)) {
+                        if (++steps > c->n_supervisors)
+                                abort();
+                        if (b->set && s->memory_budget.set && b->percent == s->memory_budget.percent &&
+                            b->value > s->memory_budget.value)
+                                abort();
+                }
+                if (up && steps == 0)
+                        abort();
+        }
+}
 
 static FILE *devnull(void) {
         static FILE *f = NULL;
@@ -84,6 +147,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 check_message(err);
         } else if (err)
                 abort();
+        else {
+                int k;
+
+                check_accepted(c);
+                k = config_check_system(c, &fake_ops, &err);
+
+                if (k == -ENOMEM)
+                        return 0;
+                if (k < 0) {
+                        if (k != -EINVAL)
+                                abort();
+                        check_message(err);
+                        err = mfree(err);
+                } else if (err)
+                        abort();
+        }
 
         config_dump(c, UINT64_C(1) << 30, devnull());
         config_dump(c, SIZE_UNSET, devnull());

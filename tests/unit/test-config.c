@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -809,7 +811,7 @@ static void test_line_numbers(void **state) {
         assert_error(text, "test.conf:3002: Bogus: unknown key in [Dyno]");
 }
 
-/* ---- config_load() on a temp dir ---- */
+/* ---- Temp files ---- */
 
 static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
         return remove(path);
@@ -819,7 +821,8 @@ typedef struct TempDir {
         char path[64];
 } TempDir;
 
-static void write_file(const char *dir, const char *name, const char *content) {
+/* Writes dir/name with exactly `mode` (whatever the umask). */
+static void write_file_mode(const char *dir, const char *name, const char *content, mode_t mode) {
         _cleanup_free_ char *p = NULL;
         FILE *f;
 
@@ -827,7 +830,12 @@ static void write_file(const char *dir, const char *name, const char *content) {
         f = fopen(p, "we");
         assert_non_null(f);
         assert_int_equal(fputs(content, f) >= 0, 1);
+        assert_int_equal(fchmod(fileno(f), mode), 0);
         assert_int_equal(fclose(f), 0);
+}
+
+static void write_file(const char *dir, const char *name, const char *content) {
+        write_file_mode(dir, name, content, 0644);
 }
 
 static int setup_tmp(void **state) {
@@ -850,6 +858,326 @@ static int teardown_tmp(void **state) {
         return 0;
 }
 
+static void test_budget_limits(void **state) {
+        Config *c;
+
+        /* a budget above the dyno's limit, a worker's or a supervisor's */
+        assert_error("[Dyno]\nMemoryLimit=512M\n[Worker a]\nExecStart=/x\nMemoryBudget=600M\n",
+                     "test.conf:5: MemoryBudget: 600M is above MemoryLimit=512M");
+        assert_error("[Dyno]\nMemoryLimit=512M\n[Supervisor s]\nMemoryBudget=512.5M\n",
+                     "test.conf:4: MemoryBudget: 512.5M is above MemoryLimit=512M");
+        /* whichever comes first in the files: the limit may be set after the budget */
+        assert_error("[Worker a]\nExecStart=/x\nMemoryBudget=1G\n[Dyno]\nMemoryLimit=1023M\n",
+                     "test.conf:3: MemoryBudget: 1G is above MemoryLimit=1023M");
+        /* the boundary: equal is fine, and so is 100% */
+        c = parse_ok("[Dyno]\nMemoryLimit=512M\n[Supervisor s]\nMemoryBudget=100%\n"
+                     "[Worker a]\nExecStart=/x\nSupervisor=s\nMemoryBudget=512M\n");
+        config_free(c);
+        /* without an absolute MemoryLimit= the limit is the daemon's to check */
+        config_free(parse_ok("[Worker a]\nExecStart=/x\nMemoryBudget=64T\n"));
+
+        /* a worker above its supervisor's budget */
+        assert_error(
+                "[Supervisor dam]\nMemoryBudget=300M\n[Worker a]\nExecStart=/x\nSupervisor=dam\nMemoryBudget=301M\n",
+                "test.conf:6: MemoryBudget: 301M is above MemoryBudget=300M of [Supervisor dam]");
+        /* both percentages: compared as such, with or without a limit */
+        assert_error(
+                "[Supervisor dam]\nMemoryBudget=50%\n[Worker a]\nExecStart=/x\nSupervisor=dam\nMemoryBudget=50.1%\n",
+                "test.conf:6: MemoryBudget: 50.1% is above MemoryBudget=50% of [Supervisor dam]");
+        /* mixed: compared in bytes when MemoryLimit= is absolute, and the message says what the
+         * percentage came to */
+        assert_error("[Dyno]\nMemoryLimit=512M\n[Supervisor dam]\nMemoryBudget=50%\n"
+                     "[Worker a]\nExecStart=/x\nSupervisor=dam\nMemoryBudget=257M\n",
+                     "test.conf:8: MemoryBudget: 257M is above MemoryBudget=50% = 256M of [Supervisor dam]");
+        assert_error("[Dyno]\nMemoryLimit=512M\n[Supervisor dam]\nMemoryBudget=300M\n"
+                     "[Worker a]\nExecStart=/x\nSupervisor=dam\nMemoryBudget=60%\n",
+                     "test.conf:8: MemoryBudget: 60% = 307.2M is above MemoryBudget=300M of [Supervisor dam]");
+        config_free(parse_ok("[Dyno]\nMemoryLimit=512M\n[Supervisor dam]\nMemoryBudget=50%\n"
+                             "[Worker a]\nExecStart=/x\nSupervisor=dam\nMemoryBudget=256M\n"));
+        /* and not compared at all when it is not */
+        config_free(parse_ok("[Supervisor dam]\nMemoryBudget=50%\n[Worker a]\nExecStart=/x\nSupervisor=dam\n"
+                             "MemoryBudget=10G\n"));
+        /* a supervisor without a budget (max) takes anything */
+        config_free(parse_ok("[Supervisor dam]\n[Worker a]\nExecStart=/x\nSupervisor=dam\nMemoryBudget=10G\n"));
+        /* instances: each has the whole budget, so each is compared, not their sum */
+        config_free(parse_ok("[Supervisor dam]\nMemoryBudget=100M\n"
+                             "[Worker a]\nExecStart=/x\nSupervisor=dam\nInstances=3\nMemoryBudget=100M\n"));
+
+        /* nested: every enclosing budget counts, the nearest offence is reported */
+        assert_error("[Supervisor outer]\nMemoryBudget=100M\n[Supervisor inner]\nSupervisor=outer\n"
+                     "[Worker a]\nExecStart=/x\nSupervisor=inner\nMemoryBudget=200M\n",
+                     "test.conf:8: MemoryBudget: 200M is above MemoryBudget=100M of [Supervisor outer]");
+        assert_error("[Supervisor outer]\nMemoryBudget=100M\n[Supervisor inner]\nSupervisor=outer\nMemoryBudget=150M\n",
+                     "test.conf:5: MemoryBudget: 150M is above MemoryBudget=100M of [Supervisor outer]");
+        assert_error("[Supervisor outer]\nMemoryBudget=300M\n[Supervisor inner]\nSupervisor=outer\nMemoryBudget=200M\n"
+                     "[Worker a]\nExecStart=/x\nSupervisor=inner\nMemoryBudget=250M\n",
+                     "test.conf:9: MemoryBudget: 250M is above MemoryBudget=200M of [Supervisor inner]");
+        /* an empty MemoryBudget= resets both the value and where it was set */
+        c = parse_ok("[Worker a]\nExecStart=/x\nMemoryBudget=1M\nMemoryBudget=\n");
+        assert_false(c->workers[0].memory_budget.set);
+        assert_null(c->workers[0].memory_budget_where.file);
+        config_free(c);
+}
+
+static void test_supervisor_nesting(void **state) {
+        _cleanup_(config_freep) Config *c = parse_ok("[Supervisor outer]\nMemoryBudget=300M\n"
+                                                     "[Supervisor inner]\nSupervisor=outer\n"
+                                                     "[Supervisor deep]\nSupervisor=inner\n"
+                                                     "[Worker a]\nExecStart=/x\nSupervisor=deep\n"
+                                                     "[Worker b]\nExecStart=/y\nSupervisor=outer\n");
+        _cleanup_free_ char *out = NULL;
+
+        assert_null(c->supervisors[0].parent);
+        assert_string_equal(c->supervisors[1].parent, "outer");
+        assert_string_equal(c->supervisors[1].parent_where.file, "test.conf");
+        assert_int_equal(c->supervisors[1].parent_where.line, 4);
+        assert_string_equal(c->supervisors[2].parent, "inner");
+
+        /* the dump shows the tree */
+        out = dump(c, SIZE_UNSET);
+        assert_contains(out, "\n  supervisor outer: one-for-one, budget 300M (314572800 bytes), at most 5 restarts in "
+                             "1min\n"
+                             "    worker b: budget max\n"
+                             "      exec: /y\n");
+        assert_contains(out, "\n    supervisor inner: one-for-one, budget max, at most 5 restarts in 1min\n"
+                             "      supervisor deep: one-for-one, budget max, at most 5 restarts in 1min\n"
+                             "        worker a: budget max\n"
+                             "          exec: /x\n");
+
+        /* an empty Supervisor= puts it back under the dyno */
+        config_free(TAKE_PTR(c));
+        c = parse_ok("[Supervisor a]\n[Supervisor b]\nSupervisor=a\nSupervisor=\n");
+        assert_null(c->supervisors[1].parent);
+        assert_int_equal(c->supervisors[1].parent_where.line, 0);
+
+        assert_error("[Supervisor a]\nSupervisor=ghost\n",
+                     "test.conf:2: Supervisor: no such [Supervisor NAME] section: \"ghost\"");
+        assert_error("[Supervisor a]\nSupervisor=x y\n", "test.conf:2: Supervisor: invalid supervisor name \"x y\"");
+        /* a worker is not a supervisor */
+        assert_error("[Worker w]\nExecStart=/x\n[Supervisor a]\nSupervisor=w\n",
+                     "test.conf:4: Supervisor: no such [Supervisor NAME] section: \"w\"");
+        assert_error("[Supervisor a]\nSupervisor=a\n",
+                     "test.conf:2: Supervisor: supervisor cycle a -> a (supervisors form a tree under the dyno)");
+        assert_error("[Supervisor a]\nSupervisor=b\n[Supervisor b]\nSupervisor=a\n",
+                     "test.conf:2: Supervisor: supervisor cycle a -> b -> a (supervisors form a tree under the dyno)");
+        /* reported at the cycle's member that comes first, even when reached from elsewhere */
+        assert_error("[Supervisor top]\n[Supervisor z]\nSupervisor=y\n[Supervisor x]\nSupervisor=z\n"
+                     "[Supervisor y]\nSupervisor=x\n[Supervisor w]\nSupervisor=top\n",
+                     "test.conf:3: Supervisor: supervisor cycle z -> y -> x -> z (supervisors form a tree under the "
+                     "dyno)");
+        assert_error("[Supervisor leaf]\nSupervisor=y\n[Supervisor x]\nSupervisor=y\n[Supervisor y]\nSupervisor=x\n",
+                     "test.conf:4: Supervisor: supervisor cycle x -> y -> x (supervisors form a tree under the dyno)");
+        /* a long cycle is cut after 8 names */
+        assert_error("[Supervisor s0]\nSupervisor=s1\n[Supervisor s1]\nSupervisor=s2\n[Supervisor s2]\nSupervisor=s3\n"
+                     "[Supervisor s3]\nSupervisor=s4\n[Supervisor s4]\nSupervisor=s5\n[Supervisor s5]\nSupervisor=s6\n"
+                     "[Supervisor s6]\nSupervisor=s7\n[Supervisor s7]\nSupervisor=s8\n[Supervisor s8]\nSupervisor=s9\n"
+                     "[Supervisor s9]\nSupervisor=s0\n",
+                     "test.conf:2: Supervisor: supervisor cycle s0 -> s1 -> s2 -> s3 -> s4 -> s5 -> s6 -> s7 -> ... -> "
+                     "s0 (supervisors form a tree under the dyno)");
+        /* the dump of a config with a cycle (as the fuzzer makes them) leaves the cycle out */
+        config_free(TAKE_PTR(c));
+        c = config_new();
+        char *err = NULL;
+        const char *cyc = "[Supervisor a]\nSupervisor=b\n[Supervisor b]\nSupervisor=a\n[Supervisor c]\n";
+        assert_int_equal(config_parse_buffer(c, cyc, strlen(cyc), "test.conf", &err), 0);
+        free(out);
+        out = dump(c, SIZE_UNSET);
+        assert_contains(out, "supervisor c:");
+        assert_null(strstr(out, "supervisor a:"));
+}
+
+/* ---- config_check_system() with fakes ---- */
+
+typedef struct FakeSystem {
+        unsigned calls;
+        char log[512];
+} FakeSystem;
+
+static void fake_log(FakeSystem *f, const char *what, const char *s) {
+        size_t n = strlen(f->log);
+
+        (void) snprintf(f->log + n, sizeof(f->log) - n, "%s%s:%s", n > 0 ? " " : "", what, s);
+        f->calls++;
+}
+
+/* Known: users root, nobody, 0, 65534; groups root, nogroup, 0, 65534. "broken" fails with EIO. */
+static int fake_lookup(FakeSystem *f, const char *what, const char *name, const char *known) {
+        fake_log(f, what, name);
+        if (streq(name, "broken"))
+                return -EIO;
+        if (streq(name, "0") || streq(name, "65534") || streq(name, "root") || streq(name, known))
+                return 0;
+        return -ESRCH;
+}
+
+static int fake_lookup_user(const char *user, void *userdata) {
+        return fake_lookup(userdata, "user", user, "nobody");
+}
+
+static int fake_lookup_group(const char *group, void *userdata) {
+        return fake_lookup(userdata, "group", group, "nogroup");
+}
+
+/* /bin/... exist; the rest fail with the errno named by the path. */
+static int fake_check_executable(const char *path, void *userdata) {
+        static const struct {
+                const char *path;
+                int r;
+        } table[] = {
+                {"/missing", -ENOENT}, {"/file/under", -ENOTDIR}, {"/dir", -EISDIR}, {"/fifo", -ENOEXEC},
+                {"/noexec", -EACCES},  {"/loop", -ELOOP},         {"/oom", -ENOMEM},
+        };
+
+        fake_log(userdata, "exec", path);
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (streq(path, table[i].path))
+                        return table[i].r;
+        return strncmp(path, "/bin/", 5) == 0 ? 0 : -ENOENT;
+}
+
+static int fake_check_directory(const char *path, void *userdata) {
+        fake_log(userdata, "dir", path);
+        if (streq(path, "/srv/missing"))
+                return -ENOENT;
+        if (streq(path, "/srv/file"))
+                return -ENOTDIR;
+        if (streq(path, "/srv/locked"))
+                return -EACCES;
+        if (streq(path, "/srv/io"))
+                return -EIO;
+        return 0;
+}
+
+static void assert_system_error(const char *text, const char *expected, int expected_r) {
+        FakeSystem fake = {};
+        ConfigSystemOps ops = {.lookup_user = fake_lookup_user,
+                               .lookup_group = fake_lookup_group,
+                               .check_executable = fake_check_executable,
+                               .check_directory = fake_check_directory,
+                               .userdata = &fake};
+        _cleanup_(config_freep) Config *c = parse_ok(text);
+        _cleanup_free_ char *err = NULL;
+        int r = config_check_system(c, &ops, &err);
+
+        if (r != expected_r)
+                fail_msg("expected r=%d \"%s\", got r=%d \"%s\"", expected_r, expected ?: "", r, err ?: "");
+        if (!streq_ptr(err, expected))
+                fail_msg("wrong error:\n  got      %s\n  expected %s", err ?: "(null)", expected ?: "(null)");
+}
+
+static void test_check_system(void **state) {
+        FakeSystem fake = {};
+        ConfigSystemOps ops = {.lookup_user = fake_lookup_user,
+                               .lookup_group = fake_lookup_group,
+                               .check_executable = fake_check_executable,
+                               .check_directory = fake_check_directory,
+                               .userdata = &fake};
+        _cleanup_(config_freep) Config *c = parse_ok("[Worker a]\nExecStart=/bin/a 'two words'\nUser=nobody\n"
+                                                     "Group=nogroup\nWorkingDirectory=/srv\n"
+                                                     "[Worker b]\nExecStart=/bin/b\nUser=65534\n"
+                                                     "[Worker c]\nExecStart=/bin/c\nGroup=0\n");
+        _cleanup_free_ char *err = NULL;
+
+        /* everything is asked, in config order, ExecStart= first; the program is argv[0] unquoted */
+        assert_int_equal(config_check_system(c, &ops, &err), 0);
+        assert_null(err);
+        assert_string_equal(
+                fake.log, "exec:/bin/a user:nobody group:nogroup dir:/srv exec:/bin/b user:65534 exec:/bin/c group:0");
+        /* missing ops are skipped */
+        fake = (FakeSystem){};
+        ops = (ConfigSystemOps){.lookup_user = fake_lookup_user, .userdata = &fake};
+        assert_int_equal(config_check_system(c, &ops, &err), 0);
+        assert_string_equal(fake.log, "user:nobody user:65534");
+        assert_int_equal(config_check_system(NULL, &ops, &err), -EINVAL);
+        assert_int_equal(config_check_system(c, NULL, &err), -EINVAL);
+
+#define X "[Worker a]\nExecStart="
+        assert_system_error(X "/missing --flag\n", "test.conf:2: ExecStart: no such program \"/missing\"", -EINVAL);
+        assert_system_error(X "/file/under\n", "test.conf:2: ExecStart: no such program \"/file/under\"", -EINVAL);
+        assert_system_error(X "/dir\n", "test.conf:2: ExecStart: program is not a regular file \"/dir\"", -EINVAL);
+        assert_system_error(X "/fifo\n", "test.conf:2: ExecStart: program is not a regular file \"/fifo\"", -EINVAL);
+        assert_system_error(X "/noexec\n", "test.conf:2: ExecStart: program is not executable \"/noexec\"", -EINVAL);
+        assert_system_error(X "/loop\n",
+                            "test.conf:2: ExecStart: cannot check program \"/loop\": Too many levels of symbolic links",
+                            -EINVAL);
+        assert_system_error(X "/oom\n", NULL, -ENOMEM);
+        /* the line of the ExecStart= that counts: a later one overrides */
+        assert_system_error(X "/bin/ok\nUser=root\n\nExecStart=\"/missing\"\n",
+                            "test.conf:5: ExecStart: no such program \"/missing\"", -EINVAL);
+        assert_system_error(X "/bin/ok\nUser=ghost\n", "test.conf:3: User: no such user \"ghost\"", -EINVAL);
+        assert_system_error(X "/bin/ok\nUser=4000\n", "test.conf:3: User: no such user \"4000\"", -EINVAL);
+        assert_system_error(X "/bin/ok\nUser=broken\n",
+                            "test.conf:3: User: cannot look up user \"broken\": Input/output error", -EINVAL);
+        assert_system_error(X "/bin/ok\nUser=root\nGroup=nobody\n", "test.conf:4: Group: no such group \"nobody\"",
+                            -EINVAL);
+        assert_system_error(X "/bin/ok\nGroup=broken\n",
+                            "test.conf:3: Group: cannot look up group \"broken\": Input/output error", -EINVAL);
+        assert_system_error(X "/bin/ok\nWorkingDirectory=/srv/missing\n",
+                            "test.conf:3: WorkingDirectory: no such directory \"/srv/missing\"", -EINVAL);
+        assert_system_error(X "/bin/ok\nWorkingDirectory=/srv/file\n",
+                            "test.conf:3: WorkingDirectory: not a directory \"/srv/file\"", -EINVAL);
+        assert_system_error(X "/bin/ok\nWorkingDirectory=/srv/locked\n",
+                            "test.conf:3: WorkingDirectory: directory is not accessible \"/srv/locked\"", -EINVAL);
+        assert_system_error(X "/bin/ok\nWorkingDirectory=/srv/io\n",
+                            "test.conf:3: WorkingDirectory: cannot check directory \"/srv/io\": Input/output error",
+                            -EINVAL);
+        /* the first worker's problem is reported first */
+        assert_system_error(X "/bin/ok\nUser=ghost1\n[Worker b]\nExecStart=/missing\n",
+                            "test.conf:3: User: no such user \"ghost1\"", -EINVAL);
+#undef X
+}
+
+/* The default ops on this machine: /bin/sh and root exist everywhere the tests run. */
+static void test_check_system_default(void **state) {
+        char dir[] = "/tmp/test-config-sys-XXXXXX", path[128];
+        const ConfigSystemOps *o = &config_system_ops_default;
+
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(o->check_executable("/bin/sh", NULL), 0);
+        (void) snprintf(path, sizeof(path), "%s/missing", dir);
+        assert_int_equal(o->check_executable(path, NULL), -ENOENT);
+        assert_int_equal(o->check_executable(dir, NULL), -EISDIR);
+        assert_int_equal(o->check_executable("/dev/null", NULL), -ENOEXEC);
+        (void) snprintf(path, sizeof(path), "%s/plain", dir);
+        write_file_mode(dir, "plain", "#!/bin/sh\n", 0644);
+        assert_int_equal(o->check_executable(path, NULL), -EACCES);
+        (void) snprintf(path, sizeof(path), "%s/plain/sub", dir);
+        assert_int_equal(o->check_executable(path, NULL), -ENOTDIR);
+        (void) snprintf(path, sizeof(path), "%s/plain", dir);
+        assert_int_equal(chmod(path, 0700), 0);
+        assert_int_equal(o->check_executable(path, NULL), 0);
+        (void) snprintf(path, sizeof(path), "%s/link", dir);
+        assert_int_equal(symlink("/bin/sh", path), 0);
+        assert_int_equal(o->check_executable(path, NULL), 0);
+
+        assert_int_equal(o->check_directory(dir, NULL), 0);
+        assert_int_equal(o->check_directory("/", NULL), 0);
+        (void) snprintf(path, sizeof(path), "%s/plain", dir);
+        assert_int_equal(o->check_directory(path, NULL), -ENOTDIR);
+        (void) snprintf(path, sizeof(path), "%s/plain/sub", dir);
+        assert_int_equal(o->check_directory(path, NULL), -ENOENT);
+        (void) snprintf(path, sizeof(path), "%s/missing", dir);
+        assert_int_equal(o->check_directory(path, NULL), -ENOENT);
+        (void) snprintf(path, sizeof(path), "%s/link", dir);
+        assert_int_equal(o->check_directory(path, NULL), -ENOTDIR); /* /bin/sh */
+        (void) nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+
+        assert_int_equal(o->lookup_user("root", NULL), 0);
+        assert_int_equal(o->lookup_user("0", NULL), 0);
+        assert_int_equal(o->lookup_user("cgwatch-no-such-user", NULL), -ESRCH);
+        assert_int_equal(o->lookup_user("4000000000", NULL), -ESRCH);
+        assert_int_equal(o->lookup_user("99999999999", NULL), -ESRCH);
+        assert_int_equal(o->lookup_group("root", NULL), 0);
+        assert_int_equal(o->lookup_group("0", NULL), 0);
+        assert_int_equal(o->lookup_group("cgwatch-no-such-group", NULL), -ESRCH);
+        assert_int_equal(o->lookup_group("4000000000", NULL), -ESRCH);
+}
+
+/* ---- config_load() on a temp dir ---- */
+
+/* All ops NULL: config_load_with() then checks nothing against the system (ExecStart=/bin/q). */
+static const ConfigSystemOps no_system_checks = {};
+
 static void test_load_dropins(void **state) {
         TempDir *t = *state;
         _cleanup_(config_freep) Config *c = NULL;
@@ -863,7 +1191,7 @@ static void test_load_dropins(void **state) {
                    "[Worker queuer]\nExecStart=/bin/q\nMemoryBudget=100M\nEnvironment=A=1\nRestart=always\n");
 
         /* no drop-in directory: fine */
-        assert_int_equal(config_load(main_path, &c, &err), 0);
+        assert_int_equal(config_load_with(main_path, &no_system_checks, &c, &err), 0);
         assert_null(err);
         assert_int_equal(c->workers[0].memory_budget.value, MB(100));
         c = config_free(c);
@@ -876,7 +1204,7 @@ static void test_load_dropins(void **state) {
         write_file(dropin_dir, "99-ignored.txt", "this is not a config file\n");
         write_file(dropin_dir, ".hidden.conf", "[Dyno]\nMemoryLimit=3G\n");
 
-        assert_int_equal(config_load(main_path, &c, &err), 0);
+        assert_int_equal(config_load_with(main_path, &no_system_checks, &c, &err), 0);
         assert_null(err);
         assert_int_equal(c->dyno.memory_limit.value, UINT64_C(1) << 30);
         assert_int_equal(c->n_workers, 2);
@@ -908,7 +1236,7 @@ static void test_load_dropins(void **state) {
                                      names[i] + strcspn(names[i], "-") + 1) > 0);
                 write_file(dropin_dir, name, content);
         }
-        assert_int_equal(config_load(main_path, &c, &err), 0);
+        assert_int_equal(config_load_with(main_path, &no_system_checks, &c, &err), 0);
         /* 05-a 099-b 10-first 20-middle 30-last 40-c 5-y 50-d 52-d2 55-e 7-z Z-upper a-late */
         static const char *const expected_env[] = {
                 "A=1",  "ORDER=a-late", /* ORDER= replaced in place by each later file */
@@ -973,6 +1301,259 @@ static void test_load_errors(void **state) {
         assert_int_equal(config_load(main_path, &c, &err), 0);
         assert_int_equal(c->dyno.recycle_at.value, MB(600));
         assert_null(err);
+        c = config_free(c);
+
+        /* a budget checked against a limit set in a drop-in names the file of the budget */
+        write_file(t->path, "cgwatch.conf", "[Worker a]\nExecStart=/bin/sh\nMemoryBudget=600M\n");
+        write_file(dropin_dir, "50-bad.conf", "[Dyno]\nMemoryLimit=512M\n");
+        assert_int_equal(config_load(main_path, &c, &err), -EINVAL);
+        assert_true(asprintf(&expected, "%s:3: MemoryBudget: 600M is above MemoryLimit=512M", main_path) > 0);
+        assert_string_equal(err, expected);
+        err = mfree_str(err);
+        expected = mfree_str(expected);
+
+        /* config_load() checks against the system, after validation */
+        write_file(t->path, "cgwatch.conf", "[Worker a]\nExecStart=/bin/sh -c true\nUser=root\n");
+        write_file(dropin_dir, "50-bad.conf", "[Worker a]\nUser=cgwatch-no-such-user\n");
+        assert_int_equal(config_load(main_path, &c, &err), -EINVAL);
+        assert_true(asprintf(&expected, "%s/50-bad.conf:2: User: no such user \"cgwatch-no-such-user\"", dropin_dir) >
+                    0);
+        assert_string_equal(err, expected);
+        err = mfree_str(err);
+        expected = mfree_str(expected);
+
+        _cleanup_free_ char *body = NULL;
+        assert_true(asprintf(&body, "[Worker a]\nExecStart=%s/no-such-program --flag\n", t->path) > 0);
+        write_file(dropin_dir, "50-bad.conf", body);
+        assert_int_equal(config_load(main_path, &c, &err), -EINVAL);
+        assert_true(asprintf(&expected, "%s/50-bad.conf:2: ExecStart: no such program \"%s/no-such-program\"",
+                             dropin_dir, t->path) > 0);
+        assert_string_equal(err, expected);
+        err = mfree_str(err);
+        expected = mfree_str(expected);
+
+        free(body);
+        assert_true(asprintf(&body, "[Worker a]\nWorkingDirectory=%s/no-such-dir\n", t->path) > 0);
+        write_file(dropin_dir, "50-bad.conf", body);
+        assert_int_equal(config_load(main_path, &c, &err), -EINVAL);
+        assert_true(asprintf(&expected, "%s/50-bad.conf:2: WorkingDirectory: no such directory \"%s/no-such-dir\"",
+                             dropin_dir, t->path) > 0);
+        assert_string_equal(err, expected);
+        err = mfree_str(err);
+        expected = mfree_str(expected);
+
+        free(body);
+        assert_true(asprintf(&body, "[Worker a]\nGroup=root\nWorkingDirectory=%s\n", t->path) > 0);
+        write_file(dropin_dir, "50-bad.conf", body);
+        assert_int_equal(config_load(main_path, &c, &err), 0);
+        assert_null(err);
+        assert_string_equal(c->workers[0].group, "root");
+}
+
+/* What the refusal of an untrusted file (or drop-in directory) reads, for a daemon with our euid. */
+static char *refusal_of(const char *path, bool directory, const char *why) {
+        char as[32] = "root", *s;
+
+        if (geteuid() != 0)
+                (void) snprintf(as, sizeof(as), "uid %u", (unsigned) geteuid());
+        assert_true(
+                asprintf(&s,
+                         directory
+                                 ? "%s: refusing a drop-in directory %s: cgwatchd runs the ExecStart= commands of "
+                                   "its files as %s"
+                                 : "%s: refusing a configuration file %s: cgwatchd runs its ExecStart= commands as %s",
+                         path, why, as) > 0);
+        return s;
+}
+
+static char *refusal(const char *path, const char *why) {
+        return refusal_of(path, /* directory= */ false, why);
+}
+
+static void assert_load_refused(const char *main_path, const char *expected) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        assert_int_equal(config_load_with(main_path, &no_system_checks, &c, &err), -EPERM);
+        assert_null(c);
+        if (!streq_ptr(err, expected))
+                fail_msg("wrong error:\n  got      %s\n  expected %s", err ?: "(null)", expected);
+}
+
+static void assert_load_ok(const char *main_path) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        if (config_load_with(main_path, &no_system_checks, &c, &err) < 0)
+                fail_msg("unexpected error: %s", err ?: "(null)");
+        assert_int_equal(c->n_workers, 1);
+}
+
+/* Modes: others may never write; the group only if it is root's. */
+static void test_load_trust_mode(void **state) {
+        TempDir *t = *state;
+        _cleanup_free_ char *main_path = NULL, *dropin_dir = NULL, *dropin = NULL, *link = NULL, *target = NULL,
+                            *expected = NULL;
+
+        bool root = geteuid() == 0;
+
+        assert_true(asprintf(&main_path, "%s/cgwatch.conf", t->path) > 0);
+        assert_true(asprintf(&dropin_dir, "%s/cgwatch.conf.d", t->path) > 0);
+        assert_true(asprintf(&dropin, "%s/10-x.conf", dropin_dir) > 0);
+
+        write_file_mode(t->path, "cgwatch.conf", "[Worker a]\nExecStart=/bin/a\n", 0666);
+        expected = refusal(main_path, "writable by others (mode 0666)");
+        assert_load_refused(main_path, expected);
+        expected = mfree_str(expected);
+
+        assert_int_equal(chmod(main_path, 0602), 0);
+        expected = refusal(main_path, "writable by others (mode 0602)");
+        assert_load_refused(main_path, expected);
+        expected = mfree_str(expected);
+
+        /* group-writable: fine for gid 0, refused for any other group */
+        if (root) {
+                assert_int_equal(chmod(main_path, 0664), 0);
+                assert_int_equal(chown(main_path, 0, 0), 0);
+                assert_load_ok(main_path);
+                assert_int_equal(chown(main_path, 0, 65534), 0);
+                expected = refusal(main_path, "writable by group 65534 (mode 0664)");
+                assert_load_refused(main_path, expected);
+                expected = mfree_str(expected);
+                /* a group that may only read is harmless */
+                assert_int_equal(chmod(main_path, 0640), 0);
+                assert_load_ok(main_path);
+        } else
+                print_message("group-writable cases skipped: chown() to gid 0 and 65534 needs root\n");
+        /* setuid/sticky bits are shown, and do not matter otherwise */
+        assert_int_equal(chmod(main_path, 01646), 0);
+        expected = refusal(main_path, "writable by others (mode 1646)");
+        assert_load_refused(main_path, expected);
+        expected = mfree_str(expected);
+        assert_int_equal(chmod(main_path, 0400), 0);
+        assert_load_ok(main_path);
+
+        /* a drop-in, checked the same way */
+        assert_int_equal(mkdir(dropin_dir, 0755), 0);
+        write_file_mode(dropin_dir, "10-x.conf", "[Worker a]\nMemoryBudget=1M\n", 0646);
+        expected = refusal(dropin, "writable by others (mode 0646)");
+        assert_load_refused(main_path, expected);
+        expected = mfree_str(expected);
+        assert_int_equal(chmod(dropin, 0644), 0);
+        assert_load_ok(main_path);
+        /* a file that is not a drop-in (no .conf) is not read, so not checked either */
+        write_file_mode(dropin_dir, "README", "anything\n", 0666);
+        assert_load_ok(main_path);
+
+        /* the drop-in directory: whoever may write it may add and remove drop-ins */
+        assert_int_equal(chmod(dropin_dir, 0777), 0);
+        expected = refusal_of(dropin_dir, /* directory= */ true, "writable by others (mode 0777)");
+        assert_load_refused(main_path, expected);
+        expected = mfree_str(expected);
+        assert_int_equal(chmod(dropin_dir, 01777), 0); /* sticky like /tmp: still anyone can add files */
+        expected = refusal_of(dropin_dir, /* directory= */ true, "writable by others (mode 1777)");
+        assert_load_refused(main_path, expected);
+        expected = mfree_str(expected);
+        assert_int_equal(chmod(dropin_dir, 0755), 0);
+
+        /* a symlink is judged by what it points to (fstat() on the opened file) */
+        assert_true(asprintf(&target, "%s/target.conf", t->path) > 0);
+        assert_true(asprintf(&link, "%s/20-link.conf", dropin_dir) > 0);
+        write_file_mode(t->path, "target.conf", "[Worker a]\nMemoryBudget=2M\n", 0666);
+        assert_int_equal(symlink(target, link), 0);
+        expected = refusal(link, "writable by others (mode 0666)");
+        assert_load_refused(main_path, expected);
+        expected = mfree_str(expected);
+        assert_int_equal(chmod(target, 0644), 0);
+        assert_load_ok(main_path);
+}
+
+/* Owners: root, or the daemon's own euid. Needs root to chown, and to become another user. */
+static void test_load_trust_owner(void **state) {
+        TempDir *t = *state;
+        _cleanup_free_ char *main_path = NULL, *dropin_dir = NULL, *dropin = NULL, *expected = NULL;
+        pid_t pid;
+        int status;
+
+        if (geteuid() != 0) {
+                print_message("skipped: chown() to other users and setresuid() need root\n");
+                skip();
+        }
+
+        assert_true(asprintf(&main_path, "%s/cgwatch.conf", t->path) > 0);
+        assert_true(asprintf(&dropin_dir, "%s/cgwatch.conf.d", t->path) > 0);
+        assert_true(asprintf(&dropin, "%s/10-x.conf", dropin_dir) > 0);
+
+        write_file(t->path, "cgwatch.conf", "[Worker a]\nExecStart=/bin/a\n");
+        assert_int_equal(chown(main_path, 65534, 0), 0);
+        expected = refusal(main_path, "owned by uid 65534 (neither root nor cgwatchd's uid 0)");
+        assert_load_refused(main_path, expected);
+        expected = mfree_str(expected);
+        assert_int_equal(chown(main_path, 0, 0), 0);
+
+        assert_int_equal(mkdir(dropin_dir, 0755), 0);
+        write_file(dropin_dir, "10-x.conf", "[Worker a]\nMemoryBudget=1M\n");
+        assert_int_equal(chown(dropin, 1000, 1000), 0);
+        expected = refusal(dropin, "owned by uid 1000 (neither root nor cgwatchd's uid 0)");
+        assert_load_refused(main_path, expected);
+        expected = mfree_str(expected);
+        assert_int_equal(chown(dropin, 0, 0), 0);
+
+        assert_int_equal(chown(dropin_dir, 65534, 65534), 0);
+        expected =
+                refusal_of(dropin_dir, /* directory= */ true, "owned by uid 65534 (neither root nor cgwatchd's uid 0)");
+        assert_load_refused(main_path, expected);
+        expected = mfree_str(expected);
+        assert_int_equal(chown(dropin_dir, 0, 0), 0);
+        assert_load_ok(main_path);
+
+        /* A daemon running as uid 65534 trusts root's files and its own, and nobody else's. */
+        assert_int_equal(chmod(t->path, 0755), 0);
+        assert_int_equal(chown(dropin, 65534, 65534), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_free_ char *err = NULL;
+
+                if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+                        _exit(2);
+                if (config_load_with(main_path, &no_system_checks, &c, &err) < 0) {
+                        fprintf(stderr, "as uid 65534, unexpected error: %s\n", err);
+                        _exit(1);
+                }
+                c = config_free(c);
+                if (chmod(dropin, 0644) < 0) /* our own file; root's main file stays as it is */
+                        _exit(2);
+                _exit(0);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+
+        assert_int_equal(chown(dropin, 1000, 1000), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_free_ char *err = NULL, *want = NULL;
+
+                if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+                        _exit(2);
+                if (asprintf(&want,
+                             "%s: refusing a configuration file owned by uid 1000 (neither root nor cgwatchd's uid "
+                             "65534): cgwatchd runs its ExecStart= commands as uid 65534",
+                             dropin) < 0)
+                        _exit(2);
+                if (config_load_with(main_path, &no_system_checks, &c, &err) != -EPERM || !streq_ptr(err, want)) {
+                        fprintf(stderr, "as uid 65534:\n  got      %s\n  expected %s\n", err ?: "(null)", want);
+                        _exit(1);
+                }
+                _exit(0);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 int main(void) {
@@ -999,8 +1580,14 @@ int main(void) {
                 cmocka_unit_test(test_validate_programmatic),
                 cmocka_unit_test(test_hostile),
                 cmocka_unit_test(test_line_numbers),
+                cmocka_unit_test(test_budget_limits),
+                cmocka_unit_test(test_supervisor_nesting),
+                cmocka_unit_test(test_check_system),
+                cmocka_unit_test(test_check_system_default),
                 cmocka_unit_test_setup_teardown(test_load_dropins, setup_tmp, teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_load_errors, setup_tmp, teardown_tmp),
+                cmocka_unit_test_setup_teardown(test_load_trust_mode, setup_tmp, teardown_tmp),
+                cmocka_unit_test_setup_teardown(test_load_trust_owner, setup_tmp, teardown_tmp),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
