@@ -347,6 +347,7 @@ static bool rpc_ok(amqp_rpc_reply_t r) {
 
 static int connection_open(AmqpSink *s) {
         struct timeval tv = CONNECT_TIMEOUT;
+        amqp_rpc_reply_t reply;
         amqp_socket_t *sock;
         int r;
 
@@ -378,9 +379,11 @@ static int connection_open(AmqpSink *s) {
         (void) amqp_set_handshake_timeout(s->conn, &tv);
         (void) amqp_set_rpc_timeout(s->conn, &tv);
 
-        if (!rpc_ok(amqp_login(s->conn, s->vhost, 0, FRAME_MAX, (int) s->heartbeat_sec, AMQP_SASL_METHOD_PLAIN, s->user,
-                               s->password)))
-                return rpc_error(s, "login", amqp_get_rpc_reply(s->conn));
+        /* amqp_login() returns its reply: amqp_get_rpc_reply() does not know it. */
+        reply = amqp_login(s->conn, s->vhost, 0, FRAME_MAX, (int) s->heartbeat_sec, AMQP_SASL_METHOD_PLAIN, s->user,
+                           s->password);
+        if (!rpc_ok(reply))
+                return rpc_error(s, "login", reply);
         if (!amqp_channel_open(s->conn, CHANNEL))
                 return rpc_error(s, "channel.open", amqp_get_rpc_reply(s->conn));
         if (!amqp_exchange_declare(s->conn, CHANNEL, amqp_cstring_bytes(s->exchange), amqp_cstring_bytes("topic"),
