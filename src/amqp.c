@@ -376,6 +376,10 @@ static int connection_open(AmqpSink *s) {
                 set_error(s, "connect to %s:%d: %s", s->server, s->port, amqp_error_string2(r));
                 return -EIO;
         }
+        /* From here on amqp_sink_free() can shut the socket down under a stuck handshake. */
+        pthread_mutex_lock(&s->lock);
+        s->sockfd = amqp_get_sockfd(s->conn);
+        pthread_mutex_unlock(&s->lock);
         (void) amqp_set_handshake_timeout(s->conn, &tv);
         (void) amqp_set_rpc_timeout(s->conn, &tv);
 
@@ -395,7 +399,6 @@ static int connection_open(AmqpSink *s) {
 
         s->next_tag = 0;
         pthread_mutex_lock(&s->lock);
-        s->sockfd = amqp_get_sockfd(s->conn);
         s->stats.connected = true;
         s->stats.connects++;
         s->stats.reconnects = s->stats.connects - 1;
@@ -413,13 +416,14 @@ static void connection_close(AmqpSink *s, bool graceful) {
                 (void) amqp_channel_close(s->conn, CHANNEL, AMQP_REPLY_SUCCESS);
                 (void) amqp_connection_close(s->conn, AMQP_REPLY_SUCCESS);
         }
+        queue_prepend_all(&s->resend, &s->unacked);
         pthread_mutex_lock(&s->lock);
         s->sockfd = -EBADF;
         s->stats.connected = false;
+        s->stats.in_flight = s->resend.n;
         pthread_mutex_unlock(&s->lock);
         (void) amqp_destroy_connection(s->conn);
         s->conn = NULL;
-        queue_prepend_all(&s->resend, &s->unacked);
 }
 
 static int publish(AmqpSink *s, Message *m) {
@@ -474,7 +478,7 @@ static void settle(AmqpSink *s, uint64_t tag, bool multiple, bool ack) {
                 s->stats.confirmed += n;
         else
                 s->stats.nacked += n;
-        s->stats.in_flight = s->unacked.n;
+        s->stats.in_flight = s->unacked.n + s->resend.n;
         pthread_mutex_unlock(&s->lock);
 }
 
@@ -583,7 +587,7 @@ static int connection_run(AmqpSink *s) {
                         pthread_mutex_lock(&s->lock);
                         s->stats.published++;
                         s->stats.resent += resend;
-                        s->stats.in_flight = s->unacked.n;
+                        s->stats.in_flight = s->unacked.n + s->resend.n;
                         pthread_mutex_unlock(&s->lock);
                 }
 

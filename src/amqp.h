@@ -64,7 +64,7 @@ typedef struct AmqpStats {
         uint64_t connects;   /* connections set up (exchange declared, confirms on) */
         uint64_t reconnects; /* connects after the first */
         uint64_t queued;     /* now in the outbox */
-        uint64_t in_flight;  /* now published and not acked */
+        uint64_t in_flight;  /* now published and not acked (on this or a lost connection) */
         bool connected;
         char last_error[160]; /* why the last connection failed or ended; "" if none. Never a secret. */
 } AmqpStats;

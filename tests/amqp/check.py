@@ -6,7 +6,9 @@ phase-a.tsv:  one event of every type (worker typed.worker, its group dam, the d
               1..50 and samples 1..50, each exactly once, in order, with the CloudEvents schema.
 phase-bc.tsv: after the broker was killed with the outbox holding 20 of samples 51..65 and
               events 51..75: exactly events 56..75 (the 5 oldest and all 15 samples dropped),
-              then events 76..85 and samples 66..75. No duplicates anywhere."""
+              then events 76..85 and samples 66..75, once each.
+phase-d.tsv:  events 86..105, the broker killed while they were in flight: each at least once;
+              duplicates only here, and no more than the sink says it resent (argv[4])."""
 import json
 import re
 import sys
@@ -79,11 +81,13 @@ def numbered(msgs, phase):
 
 
 def main():
-    a, bc = read(sys.argv[1]), read(sys.argv[2])
-    ids = [m[3] for m in a + bc]
-    if len(ids) != len(set(ids)):
-        fail(f"{len(ids) - len(set(ids))} duplicate message ids")
-    for m in a + bc:
+    a, bc, d = read(sys.argv[1]), read(sys.argv[2]), read(sys.argv[3])
+    resent = int(sys.argv[4])
+    ids = [m[3] for m in a + bc + d]
+    dups = len(ids) - len(set(ids))
+    if dups > resent:
+        fail(f"{dups} duplicate message ids, but only {resent} resent")
+    for m in a + bc + d:
         check_common(m)
 
     events, samples, typed = numbered(a, "phase A")
@@ -104,14 +108,20 @@ def main():
 
     events, samples, other = numbered(bc, "phase B/C")
     if events != list(range(56, 86)):
-        fail(f"phase B/C events {events}, expected 56..85")
+        fail(f"phase B/C events {events}, expected 56..85 once each")
     if samples != list(range(66, 76)):
         fail(f"phase B/C samples {samples}, expected 66..75")
     if other:
         fail(f"phase B/C: unexpected {[m[0] for m in other]}")
 
-    print(f"check: phase A {len(a)} messages, phase B/C {len(bc)} messages; "
-          f"missing exactly events 51..55 and samples 51..65; 0 duplicates")
+    events, samples, other = numbered(d, "phase D")
+    if sorted(set(events)) != list(range(86, 106)) or samples or other:
+        fail(f"phase D events {sorted(set(events))}, expected 86..105; samples {samples}; other {other}")
+    if len(events) - len(set(events)) != dups:
+        fail(f"duplicates outside phase D: {dups} in all, {len(events) - len(set(events))} in phase D")
+
+    print(f"check: phase A {len(a)}, B/C {len(bc)}, D {len(d)} messages; "
+          f"missing exactly events 51..55 and samples 51..65; {dups} duplicates ({resent} resent)")
     for f in failures:
         print("FAIL:", f)
     return 1 if failures else 0
