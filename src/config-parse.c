@@ -58,6 +58,7 @@ enum {
         FLAG_AMQP_URL = 1 << 8,
         FLAG_EXCHANGE = 1 << 9,
         FLAG_WHERE = 1 << 10, /* remember where the key was set, in the ConfigLocation at `where` */
+        FLAG_AMQP_HOST = 1 << 11,
 };
 
 struct ConfigItem {
@@ -350,8 +351,16 @@ static int item_string(const KeyContext *k, const ConfigItem *item, const char *
                 return value_error(k, "invalid path", value, "must be absolute");
         if ((item->flags & FLAG_AMQP_URL) &&
             ((strncmp(value, "amqp://", 7) != 0 && strncmp(value, "amqps://", 8) != 0) || has_control_chars(value) ||
-             strpbrk(value, " \t")))
-                return value_error(k, "invalid AMQP URL", value, "expected amqp://... or amqps://...");
+             strpbrk(value, " \t"))) {
+                /* The error is printed: never with the password in it. */
+                _cleanup_free_ char *redacted = config_amqp_url_redact(value);
+
+                if (!redacted)
+                        return -ENOMEM;
+                return value_error(k, "invalid AMQP URL", redacted, "expected amqp://... or amqps://...");
+        }
+        if ((item->flags & FLAG_AMQP_HOST) && (strlen(value) > 253 || has_control_chars(value)))
+                return value_error(k, "invalid host name", value, "at most 253 characters, no control characters");
         if ((item->flags & FLAG_EXCHANGE) && !exchange_is_valid(value))
                 return value_error(k, "invalid exchange name", value, NULL);
 
@@ -452,6 +461,34 @@ static int item_environment(const KeyContext *k, const ConfigItem *item, const c
         return 0;
 }
 
+/* PasswordFile= and Credential= are two spellings of one setting, the password's source: the
+ * later assignment wins and clears the other. */
+static int item_amqp_password(const KeyContext *k, const ConfigItem *item, const char *value) {
+        AmqpConfig *a = k->section;
+        bool file = item->offset == offsetof(AmqpConfig, password_file);
+        char *s;
+
+        if (isempty(value)) {
+                a->password_file = mfree(a->password_file);
+                a->credential = mfree(a->credential);
+                return 0;
+        }
+        if (file && (value[0] != '/' || has_control_chars(value)))
+                return value_error(k, "invalid path", value, "must be absolute");
+        if (!file && (strlen(value) > 255 || strchr(value, '/') || streq(value, ".") || streq(value, "..") ||
+                      has_control_chars(value)))
+                return value_error(k, "invalid credential name", value, "a file name under $CREDENTIALS_DIRECTORY");
+
+        s = strdup(value);
+        if (!s)
+                return -ENOMEM;
+        free(a->password_file);
+        free(a->credential);
+        a->password_file = file ? s : NULL;
+        a->credential = file ? NULL : s;
+        return 0;
+}
+
 #define D(f) offsetof(DynoConfig, f)
 #define S(f) offsetof(SupervisorConfig, f)
 #define W(f) offsetof(WorkerConfig, f)
@@ -502,6 +539,9 @@ static const ConfigItem config_items[] = {
         {SECTION_AMQP, "URL", item_string, A(url), FLAG_AMQP_URL},
         {SECTION_AMQP, "Exchange", item_string, A(exchange), FLAG_EXCHANGE},
         {SECTION_AMQP, "SampleIntervalSec", item_duration, A(sample_interval_usec), FLAG_NONZERO},
+        {SECTION_AMQP, "Host", item_string, A(host), FLAG_AMQP_HOST},
+        {SECTION_AMQP, "PasswordFile", item_amqp_password, A(password_file)},
+        {SECTION_AMQP, "Credential", item_amqp_password, A(credential)},
 };
 
 /* Parses the value, then records (or, for an empty value, forgets) where the key was set, for

@@ -132,6 +132,9 @@ Config *config_free(Config *c) {
         free(c->workers);
         free(c->amqp.url);
         free(c->amqp.exchange);
+        free(c->amqp.host);
+        free(c->amqp.password_file);
+        free(c->amqp.credential);
         free(c);
         return NULL;
 }
@@ -150,6 +153,21 @@ Config *config_new(void) {
                 return NULL;
 
         return TAKE_PTR(c);
+}
+
+char *config_amqp_url_redact(const char *url) {
+        const char *auth = url ? strstr(url, "://") : NULL, *colon, *at;
+        char *r;
+
+        if (!url)
+                return NULL;
+        at = strrchr(url, '@');
+        colon = auth ? strchr(auth + 3, ':') : NULL;
+        if (!auth || !at || !colon || colon > at)
+                return strdup(url);
+        if (asprintf(&r, "%.*s:***%s", (int) (colon - url), url, at) < 0)
+                return NULL;
+        return r;
 }
 
 const SupervisorConfig *config_find_supervisor(const Config *c, const char *name) {
@@ -673,9 +691,17 @@ void config_dump(const Config *c, uint64_t dyno_limit_bytes, FILE *f) {
                 if (!config_find_supervisor(c, c->supervisors[i].parent))
                         dump_supervisor(f, c, &c->supervisors[i], limit, 2, 0);
 
-        if (c->amqp.enabled)
-                fprintf(f, "amqp: %s exchange %s, samples every %s\n", c->amqp.url, c->amqp.exchange,
+        if (c->amqp.enabled) {
+                _cleanup_free_ char *url = config_amqp_url_redact(c->amqp.url);
+
+                fprintf(f, "amqp: %s exchange %s, host %s, samples every %s", url ?: "(out of memory)",
+                        c->amqp.exchange, c->amqp.host ?: "(hostname)",
                         format_duration(a, c->amqp.sample_interval_usec));
-        else
+                if (c->amqp.password_file)
+                        fprintf(f, ", password from file %s", c->amqp.password_file);
+                else if (c->amqp.credential)
+                        fprintf(f, ", password from credential %s", c->amqp.credential);
+                fputc('\n', f);
+        } else
                 fputs("amqp: off\n", f);
 }

@@ -109,6 +109,12 @@ typedef struct AmqpConfig {
         char *url;                   /* URL=; default amqp://guest:guest@127.0.0.1:5672/ */
         char *exchange;              /* Exchange=; default "cgwatch" */
         usec_t sample_interval_usec; /* SampleIntervalSec=; default 10 s */
+        char *host;                  /* Host=; NULL: the hostname */
+        /* The password, instead of the URL's: PasswordFile= (a path) or Credential= (a name under
+         * $CREDENTIALS_DIRECTORY, systemd's LoadCredential=). One source: setting either clears
+         * the other, so the later assignment wins. */
+        char *password_file;
+        char *credential;
 } AmqpConfig;
 
 typedef struct Config {
@@ -187,6 +193,12 @@ const SupervisorConfig *config_find_supervisor(const Config *c, const char *name
 
 /* Writes the resolved tree in a human-readable form (for `cgwatchd --check-config`). */
 void config_dump(const Config *c, uint64_t dyno_limit_bytes, FILE *f);
+
+/* url with the password of its user info replaced by "***" ("amqp://user:***@host/"), for logs,
+ * D-Bus properties and --check-config: everything between the first ':' after "://" and the
+ * last '@' goes, so an unencoded '/' or '@' in a password cannot leak part of it. A URL without
+ * a password is copied as is. Returns a new string, or NULL on OOM. */
+char *config_amqp_url_redact(const char *url);
 
 const char *strategy_to_string(Strategy s);
 const char *restart_policy_to_string(RestartPolicy r);

@@ -1556,6 +1556,68 @@ static void test_load_trust_owner(void **state) {
         assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* ---- [AMQP] secrets: where the password comes from, and that it is never printed ---- */
+
+static void assert_redacted(const char *url, const char *expected) {
+        _cleanup_free_ char *r = config_amqp_url_redact(url);
+
+        assert_non_null(r);
+        assert_string_equal(r, expected);
+}
+
+static void test_amqp_secrets(void **state) {
+        _cleanup_(config_freep) Config *c = parse_ok("[AMQP]\n"
+                                                     "URL=amqp://cg:s3cret@mq.example:5672/%2f\n"
+                                                     "Host=web1.example.com\n"
+                                                     "Credential=amqp-password\n"
+                                                     "PasswordFile=/etc/cgwatch/amqp.pw\n");
+        _cleanup_(config_freep) Config *c2 = parse_ok("[AMQP]\nPasswordFile=/x\nCredential=pw\n");
+        _cleanup_(config_freep) Config *c3 = parse_ok("[AMQP]\nCredential=pw\nHost=h\nCredential=\nHost=\n");
+        _cleanup_free_ char *out = NULL, *out2 = NULL;
+
+        assert_string_equal(c->amqp.host, "web1.example.com");
+        /* One source: the later of PasswordFile= and Credential= wins. */
+        assert_string_equal(c->amqp.password_file, "/etc/cgwatch/amqp.pw");
+        assert_null(c->amqp.credential);
+        assert_null(c2->amqp.password_file);
+        assert_string_equal(c2->amqp.credential, "pw");
+        assert_null(c3->amqp.credential);
+        assert_null(c3->amqp.host);
+
+        out = dump(c, SIZE_UNSET);
+        assert_contains(out, "amqp: amqp://cg:***@mq.example:5672/%2f exchange cgwatch, host web1.example.com, "
+                             "samples every 10s, password from file /etc/cgwatch/amqp.pw\n");
+        assert_null(strstr(out, "s3cret"));
+        out2 = dump(c2, SIZE_UNSET);
+        assert_contains(out2, "amqp: amqp://guest:***@127.0.0.1:5672/ exchange cgwatch, host (hostname), samples "
+                              "every 10s, password from credential pw\n");
+
+        assert_redacted("amqp://u:p@h/", "amqp://u:***@h/");
+        assert_redacted("amqps://u@h:5671/v", "amqps://u@h:5671/v");
+        assert_redacted("amqp://h/", "amqp://h/");
+        assert_redacted("amqp://h:5672/", "amqp://h:5672/");
+        /* Unencoded '/' and '@' in the password: all of it goes. */
+        assert_redacted("amqp://u:pa/ss@w@rd@h/v", "amqp://u:***@h/v");
+        assert_redacted("amqp://u:@h/", "amqp://u:***@h/");
+        assert_null(config_amqp_url_redact(NULL));
+
+        /* An invalid URL is quoted in the error, without its password. */
+        assert_error("[AMQP]\nURL=http://u:s3cret@h/\n",
+                     "test.conf:2: URL: invalid AMQP URL \"http://u:***@h/\" (expected amqp://... or amqps://...)");
+        assert_error("[AMQP]\nPasswordFile=amqp.pw\n",
+                     "test.conf:2: PasswordFile: invalid path \"amqp.pw\" (must be absolute)");
+        assert_error("[AMQP]\nCredential=a/b\n",
+                     "test.conf:2: Credential: invalid credential name \"a/b\" (a file name under "
+                     "$CREDENTIALS_DIRECTORY)");
+        assert_error("[AMQP]\nCredential=..\n",
+                     "test.conf:2: Credential: invalid credential name \"..\" (a file name under "
+                     "$CREDENTIALS_DIRECTORY)");
+        assert_error("[AMQP]\nHost=a\x01"
+                     "b\n",
+                     "test.conf:2: Host: invalid host name \"a\\x01b\" (at most 253 characters, no control "
+                     "characters)");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
@@ -1588,6 +1650,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_load_errors, setup_tmp, teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_load_trust_mode, setup_tmp, teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_load_trust_owner, setup_tmp, teardown_tmp),
+                cmocka_unit_test(test_amqp_secrets),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
