@@ -53,10 +53,10 @@ typedef struct Event {
         uint64_t old_budget_bytes;     /* BUDGET_CHANGED: the previous budget */
         uint64_t dyno_current_bytes;   /* the dyno's memory.current when it happened */
         uint64_t dyno_limit_bytes;
-        usec_t detect_usec;  /* RECYCLED: when the kernel event behind it arrived; 0 = n/a */
-        bool replacement;    /* RECYCLED: ReplaceFirst spawned the replacement first */
-        uint64_t drain_high; /* RECYCLED: memory.high lifted to this for the drain; 0 = left.
-                              * STARTED: memory.high of the node (the tripwire) */
+        usec_t detect_usec;   /* RECYCLED: when the kernel event behind it arrived; 0 = n/a */
+        bool replacement;     /* RECYCLED: ReplaceFirst spawned the replacement first */
+        uint64_t drain_high;  /* RECYCLED: memory.high lifted to this for the drain; 0 = left */
+        uint64_t memory_high; /* STARTED: memory.high of the node (the tripwire below the budget) */
 
         /* EXITED: siginfo of the exit; planned = we had asked it to stop; replaced = it was the old
          * incarnation of a ReplaceFirst recycle (its replacement runs on). */

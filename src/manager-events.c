@@ -292,7 +292,7 @@ void manager_on_worker_report(Worker *w, const Event *e, void *userdata) {
  * every allocation; a SIGTERM handler took 467 s to run in one measurement, VM-RECIPE.md), so at
  * the stop signal memory.high goes from the tripwire up to the budget itself: the reserve between
  * them is what the drain may use, learned per worker (policy_reserve_bytes()). 0 = leave it. */
-static uint64_t manager_drain_high(Manager *m, Worker *w, RecycleReason reason) {
+static uint64_t manager_drain_high(const Worker *w, RecycleReason reason) {
         if (!reason_is_memory(reason) || w->budget_bytes == UINT64_MAX)
                 return 0;
         return w->budget_bytes;
@@ -346,7 +346,7 @@ static int op_recycle(void *userdata, size_t index, const PolicyAction *a, Event
                 .memory_current_bytes = w->watch ? w->watch->sample.current : 0,
                 .budget_bytes = a->budget_bytes,
                 .detect_usec = m->trigger_usec,
-                .drain_high = manager_drain_high(m, w, a->reason),
+                .drain_high = manager_drain_high(w, a->reason),
         };
         req.replace_ok = manager_replace_fits(m, w);
         m->dispatching = w;

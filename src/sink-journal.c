@@ -71,7 +71,7 @@ static void format_message(const Event *e, JournalRecord *r) {
                 r->priority = LOG_INFO;
                 snprintf(m, n, "Worker %s started as pid %d in %s (budget=%s memory.high=%s).", name, (int) e->pid,
                          e->cgroup ?: "?", bytes_or_max(e->budget_bytes, a, sizeof a),
-                         bytes_or_max(e->drain_high, b, sizeof b));
+                         bytes_or_max(e->memory_high, b, sizeof b));
                 break;
         case EVENT_READY:
                 r->priority = LOG_DEBUG;
@@ -183,6 +183,9 @@ int journal_record_format(const Event *e, JournalRecord *ret) {
                                                                                     : 0);
                 if (e->drain_high > 0)
                         add_field(r, "CGWATCH_DRAIN_HIGH_BYTES=%" PRIu64, e->drain_high);
+                break;
+        case EVENT_STARTED:
+                add_field(r, "CGWATCH_MEMORY_HIGH_BYTES=%s", bytes_or_max(e->memory_high, buf, sizeof buf));
                 break;
         case EVENT_EXITED:
                 add_field(r, "CGWATCH_EXIT_CODE=%s", e->exit_code == CLD_EXITED ? "exited" : "killed");

@@ -697,7 +697,7 @@ int worker_start(Worker *w, Event *ret) {
         w->last_cpu_usage_usec = 0;
         worker_set_state(w, WEV_START);
         Event e = worker_event(w, EVENT_STARTED);
-        e.drain_high = worker_tripwire(w);
+        e.memory_high = worker_tripwire(w);
         *ret = e;
 
         if (w->cfg->replace_first)

@@ -73,13 +73,14 @@ static void test_started_exited(void **state) {
         Event e = worker_event(EVENT_STARTED);
         JournalRecord r;
 
-        e.drain_high = 62 * MiB; /* STARTED: the tripwire */
+        e.memory_high = 62 * MiB; /* the tripwire */
         assert_int_equal(journal_record_format(&e, &r), 0);
         assert_string_equal(r.message,
                             "Worker queuer@2 started as pid 4242 in cgwatch.service/dyno/dam/queuer@2 (budget=67108864 "
                             "memory.high=65011712).");
         assert_string_equal(r.message_id, CGWATCH_MESSAGE_STARTED_STR);
         assert_true(has_field(&r, "CGWATCH_CGROUP=cgwatch.service/dyno/dam/queuer@2"));
+        assert_true(has_field(&r, "CGWATCH_MEMORY_HIGH_BYTES=65011712"));
 
         e = worker_event(EVENT_EXITED);
         e.exit_code = CLD_KILLED;
