@@ -333,7 +333,8 @@ static int add_type_fields(json_object *d, const Event *e) {
                 break;
         case EVENT_GAVE_UP:
                 if ((r = add_int(d, "max_restarts", e->max_restarts)) < 0 ||
-                    (r = add_u64(d, "restart_window_usec", e->restart_window_usec)) < 0)
+                    (r = add_u64(d, "restart_window_usec", e->restart_window_usec)) < 0 ||
+                    (e->supervisor && (r = add_string(d, "escalated_to", e->escalated_to ?: "dyno")) < 0))
                         return r;
                 break;
         case EVENT_BUDGET_CHANGED:

@@ -78,6 +78,9 @@ typedef struct Event {
 
         /* GAVE_UP */
         unsigned max_restarts;
+        /* GAVE_UP of a supervisor: the one that takes the failure (its parent); NULL = the dyno.
+         * GAVE_UP of the dyno itself (supervisor NULL): the daemon stops every worker and exits. */
+        const char *escalated_to;
         usec_t restart_window_usec;
 
         /* LEAK_VERDICT (and EXITED): the growth rate of the lives behind the verdict (of the life

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgwatch/cgwatch.h"
 #include "dispatch.h"
 #include "log.h"
 #include "manager.h"
@@ -85,25 +86,77 @@ static void manager_restart_after(Manager *m, Worker *w, usec_t delay, bool coun
         manager_handle_start(m, w, r, &e);
 }
 
-/* Erlang's "reached max restart intensity": the group's workers go down and stay down (state
- * failed) until started again by hand or by a reload. `dying` is the one whose death tipped it. */
-static void manager_group_give_up(Manager *m, Group *g, Worker *dying) {
+static bool group_within(const Group *g, const Group *top) {
+        for (; g; g = g->parent)
+                if (g == top)
+                        return true;
+        return false;
+}
+
+static void manager_announce_gave_up(Manager *m, const Group *g) {
         Event e = EVENT_INIT(EVENT_GAVE_UP);
 
-        g->failed = true;
         e.supervisor = g->name;
+        e.escalated_to = g->parent ? g->parent->name : NULL;
         e.max_restarts = g->max_restarts;
         e.restart_window_usec = g->restart_window_usec;
         manager_announce(m, &e);
+}
+
+/* Erlang's "reached max restart intensity", with escalation: group g failed. Its parent counts
+ * that as one restart of a child and restarts it afresh (every worker in g's subtree, with fresh
+ * tallies; with Strategy=one-for-all the parent's other children too), unless the parent's own
+ * intensity is exceeded: then the parent fails in turn, up to the dyno. When the dyno fails, the
+ * daemon stops every worker gracefully and exits with CGWATCH_EXIT_DYNO_GAVE_UP, as an OTP
+ * application's top supervisor takes the node down. `dying` is the worker whose death tipped it:
+ * it has exited and must be restarted or kept down here. */
+static void manager_group_give_up(Manager *m, Group *g, Worker *dying) {
+        SupervisorLevel levels[64];
+        Group *chain[64];
+        size_t n = 0;
+
+        for (Group *p = g->parent; p && n < ELEMENTSOF(levels); p = p->parent) {
+                chain[n] = p;
+                levels[n++] = (SupervisorLevel){&p->tally, p->max_restarts, p->restart_window_usec};
+        }
+        size_t k = supervision_escalate(levels, n, now_usec());
+
+        manager_announce_gave_up(m, g);
+        for (size_t i = 0; i < k; i++)
+                manager_announce_gave_up(m, chain[i]);
+        if (k == n) {
+                Group *top = n > 0 ? chain[n - 1] : g;
+                if (top->parent == NULL) {
+                        top->failed = true;
+                        m->exit_code = CGWATCH_EXIT_DYNO_GAVE_UP;
+                        worker_stay_down(dying, /* failed= */ true);
+                        manager_shutdown(m);
+                        return;
+                }
+                k = n - 1; /* deeper than we track: the deepest tracked ancestor restarts */
+        }
+
+        /* chain[k] restarts its failed child: the group just below it on the way up. */
+        Group *restarter = chain[k], *child = k > 0 ? chain[k - 1] : g;
+        Group *scope = restarter->strategy == STRATEGY_ONE_FOR_ALL ? restarter : child;
+        log_info("%s%s restarts supervisor %s%s.", restarter->name ? "Supervisor " : "The dyno", restarter->name ?: "",
+                 child->name, scope == restarter ? " and its siblings (one-for-all)" : "");
+        for (size_t i = 0; i < m->n_groups; i++)
+                if (group_within(m->groups[i], child)) {
+                        restart_tally_reset(&m->groups[i]->tally);
+                        m->groups[i]->failed = false;
+                }
         for (size_t i = 0; i < m->n_workers; i++) {
                 Worker *w = m->workers[i];
-                if (w->group != g || w->intent == INTENT_REMOVE)
+                if (w == dying || w->intent == INTENT_REMOVE || !group_within(w->group, scope))
                         continue;
-                if (w == dying)
-                        worker_stay_down(w, /* failed= */ true);
-                else
-                        (void) worker_stop(w, INTENT_FAIL);
+                if (group_within(w->group, child))
+                        w->consecutive_failures = 0; /* a fresh group: fresh children */
+                if (worker_state_is_active(w->state))
+                        (void) worker_stop(w, INTENT_RESTART);
         }
+        dying->consecutive_failures = 0;
+        manager_restart_after(m, dying, 0, /* count= */ false);
 }
 
 /* An exit nobody asked for (or a start that failed on the worker's account): restart with

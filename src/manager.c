@@ -32,13 +32,6 @@ static Group *group_free(Group *g) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(Group *, group_free);
 
-static Group *manager_find_group(Manager *m, const char *name) {
-        for (size_t i = 0; i < m->n_groups; i++)
-                if (streq_ptr(m->groups[i]->name, name))
-                        return m->groups[i];
-        return NULL;
-}
-
 Worker *manager_find_worker(Manager *m, const char *name) {
         for (size_t i = 0; i < m->n_workers; i++)
                 if (streq(m->workers[i]->name, name))
@@ -206,7 +199,9 @@ static void group_configure(Manager *m, Group *g, const SupervisorConfig *sc) {
         }
 }
 
-static int group_create(Manager *m, const SupervisorConfig *sc, Group **ret) {
+/* A supervisor's group in a cgroup node of its own, inside its parent's (the cgroup tree mirrors
+ * the supervision tree); the dyno's own group (sc == NULL, parent == NULL) is the dyno node. */
+static int group_create(Manager *m, const SupervisorConfig *sc, Group *parent, Group **ret) {
         _cleanup_(group_freep) Group *g = calloc(1, sizeof(Group));
         int r;
 
@@ -214,11 +209,12 @@ static int group_create(Manager *m, const SupervisorConfig *sc, Group **ret) {
                 return -ENOMEM;
         if (sc) {
                 g->name = strdup(sc->name);
-                g->cgroup_path = cgroup_path_join(m->dyno_path, sc->name);
+                g->cgroup_path = cgroup_path_join(parent->cgroup_path, sc->name);
         } else
                 g->cgroup_path = strdup(m->dyno_path);
         if ((sc && !g->name) || !g->cgroup_path)
                 return -ENOMEM;
+        g->parent = parent;
         group_configure(m, g, sc);
         if (sc) {
                 r = cgroup_create(&m->root, g->cgroup_path, g->budget_bytes, UINT64_MAX);
@@ -257,29 +253,70 @@ static bool worker_config_needs_restart(const WorkerConfig *a, const WorkerConfi
                a->pressure.full != b->pressure.full;
 }
 
-static int manager_apply_groups(Manager *m) {
+/* The group kept for this config: by name, among those already placed in this pass (keep). */
+static Group *manager_find_kept_group(Manager *m, const char *name) {
+        for (size_t i = 0; i < m->n_groups; i++)
+                if (m->groups[i]->keep && streq_ptr(m->groups[i]->name, name))
+                        return m->groups[i];
+        return NULL;
+}
+
+static int manager_apply_group(Manager *m, const SupervisorConfig *sc, Group *parent) {
+        Group *g = NULL;
         int r;
 
+        /* The same name in the same place keeps its group (and its node); a supervisor that moved
+         * to another parent gets a new node there, and its workers move with it. */
+        for (size_t i = 0; i < m->n_groups && !g; i++)
+                if (!m->groups[i]->keep && streq_ptr(m->groups[i]->name, sc ? sc->name : NULL) &&
+                    m->groups[i]->parent == parent)
+                        g = m->groups[i];
+        if (!g)
+                return group_create(m, sc, parent, &g);
+
+        uint64_t old_budget = g->budget_bytes;
+        group_configure(m, g, sc);
+        g->keep = true;
+        if (sc && g->budget_bytes != old_budget) {
+                r = cgroup_write_u64(&m->root, g->cgroup_path, "memory.high", g->budget_bytes);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to set memory.high of '%s', ignoring: %m", g->cgroup_path);
+        }
+        return 0;
+}
+
+/* Groups from the top down, parents before children; config_validate() has refused cycles and
+ * unknown parents, so every pass places at least one supervisor until all are placed. */
+static int manager_apply_groups(Manager *m) {
+        size_t n = m->config->n_supervisors, placed = 0;
+        _cleanup_free_ bool *done = calloc(n ?: 1, sizeof(bool));
+        int r;
+
+        if (!done)
+                return log_oom();
         for (size_t i = 0; i < m->n_groups; i++)
                 m->groups[i]->keep = false;
-        for (size_t i = 0; i <= m->config->n_supervisors; i++) {
-                const SupervisorConfig *sc = i == 0 ? NULL : &m->config->supervisors[i - 1];
-                Group *g = manager_find_group(m, sc ? sc->name : NULL);
-                if (g) {
-                        uint64_t old_budget = g->budget_bytes;
-                        group_configure(m, g, sc);
-                        g->keep = true;
-                        if (sc && g->budget_bytes != old_budget) {
-                                r = cgroup_write_u64(&m->root, g->cgroup_path, "memory.high", g->budget_bytes);
-                                if (r < 0)
-                                        log_warning_errno(r, "Failed to set memory.high of '%s', ignoring: %m",
-                                                          g->cgroup_path);
-                        }
-                        continue;
+        r = manager_apply_group(m, NULL, NULL);
+        if (r < 0)
+                return r;
+        Group *dyno = manager_find_kept_group(m, NULL);
+        while (placed < n) {
+                size_t before = placed;
+                for (size_t i = 0; i < n; i++) {
+                        const SupervisorConfig *sc = &m->config->supervisors[i];
+                        Group *parent = sc->parent ? manager_find_kept_group(m, sc->parent) : dyno;
+                        if (done[i] || !parent)
+                                continue;
+                        r = manager_apply_group(m, sc, parent);
+                        if (r < 0)
+                                return r;
+                        done[i] = true;
+                        placed++;
                 }
-                r = group_create(m, sc, &g);
-                if (r < 0)
-                        return r;
+                if (placed == before) {
+                        log_error("The supervisors do not form a tree.");
+                        return -EINVAL;
+                }
         }
         return 0;
 }
@@ -321,7 +358,7 @@ static int manager_apply_config(Manager *m, bool reload) {
 
         for (size_t i = 0; i < m->config->n_workers; i++) {
                 const WorkerConfig *wc = &m->config->workers[i];
-                Group *g = manager_find_group(m, wc->supervisor);
+                Group *g = manager_find_kept_group(m, wc->supervisor);
                 unsigned n = wc->instances > 1 ? wc->instances : 1;
 
                 for (unsigned k = 1; k <= n; k++) {
@@ -391,6 +428,16 @@ static int manager_apply_config(Manager *m, bool reload) {
         return 0;
 }
 
+static bool group_in_use(Manager *m, const Group *g) {
+        for (size_t k = 0; k < m->n_workers; k++)
+                if (m->workers[k]->group == g)
+                        return true;
+        for (size_t k = 0; k < m->n_groups; k++)
+                if (m->groups[k]->parent == g)
+                        return true;
+        return false;
+}
+
 static int on_gc(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
         size_t j = 0;
@@ -410,20 +457,20 @@ static int on_gc(sd_event_source *s, void *userdata) {
         }
         m->n_workers = j;
 
-        j = 0;
-        for (size_t i = 0; i < m->n_groups; i++) {
+        /* Groups gone from the config, once no worker and no child group is left in them: one at
+         * a time, so that a child's node goes before its parent's. */
+        for (size_t i = 0; i < m->n_groups;) {
                 Group *g = m->groups[i];
-                bool used = false;
-                for (size_t k = 0; k < m->n_workers; k++)
-                        used = used || m->workers[k]->group == g;
-                if (!g->keep && !used) {
-                        (void) cgroup_remove(&m->root, g->cgroup_path);
-                        group_free(g);
+                if (g->keep || group_in_use(m, g)) {
+                        i++;
                         continue;
                 }
-                m->groups[j++] = g;
+                (void) cgroup_remove(&m->root, g->cgroup_path);
+                group_free(g);
+                memmove(m->groups + i, m->groups + i + 1, (m->n_groups - i - 1) * sizeof(Group *));
+                m->n_groups--;
+                i = 0;
         }
-        m->n_groups = j;
 
         if (!any_removing) {
                 for (size_t i = 0; i < m->n_retired; i++)

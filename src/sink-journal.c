@@ -120,13 +120,21 @@ static void format_message(const Event *e, JournalRecord *r) {
                 break;
         case EVENT_FAILED:
                 r->priority = LOG_WARNING;
-                snprintf(m, n, "Worker %s failed: %s %s gave up, it stays down until started again.", name,
-                         group_kind(e), e->supervisor ?: "group");
+                snprintf(m, n, "Worker %s failed: %s %s gave up.", name, group_kind(e), e->supervisor ?: "group");
                 break;
         case EVENT_GAVE_UP:
                 r->priority = LOG_ERR;
-                snprintf(m, n, "%s %s: more than %u restarts within %" PRIu64 " s, giving up.", group_kind(e),
-                         e->supervisor ?: "group", e->max_restarts, e->restart_window_usec / USEC_PER_SEC);
+                if (e->supervisor)
+                        snprintf(m, n,
+                                 "Supervisor %s: more than %u restarts within %" PRIu64
+                                 " s, giving up; the failure escalates to %s%s.",
+                                 e->supervisor, e->max_restarts, e->restart_window_usec / USEC_PER_SEC,
+                                 e->escalated_to ? "supervisor " : "the dyno", e->escalated_to ?: "");
+                else
+                        snprintf(m, n,
+                                 "Dyno: more than %u restarts within %" PRIu64
+                                 " s, giving up: stopping every worker, then cgwatchd exits with status %d.",
+                                 e->max_restarts, e->restart_window_usec / USEC_PER_SEC, CGWATCH_EXIT_DYNO_GAVE_UP);
                 break;
         case EVENT_BUDGET_CHANGED:
                 r->priority = LOG_INFO;
@@ -200,6 +208,11 @@ int journal_record_format(const Event *e, JournalRecord *ret) {
                 break;
         case EVENT_START_FAILED:
                 add_field(r, "ERRNO=%d", e->error < 0 ? -e->error : e->error);
+                break;
+        case EVENT_GAVE_UP:
+                add_field(r, "CGWATCH_MAX_RESTARTS=%u", e->max_restarts);
+                if (e->supervisor)
+                        add_field(r, "CGWATCH_ESCALATED_TO=%s", e->escalated_to ?: "dyno");
                 break;
         case EVENT_LEAK_VERDICT:
                 add_field(r, "CGWATCH_GROWTH_BYTES_PER_SEC=%" PRId64, e->growth_bytes_per_sec);

@@ -109,6 +109,13 @@ bool restart_tally_add(RestartTally *t, usec_t now, unsigned max_restarts, usec_
         return t->n > max_restarts;
 }
 
+size_t supervision_escalate(const SupervisorLevel *levels, size_t n, usec_t now) {
+        size_t i = 0;
+        while (i < n && restart_tally_add(levels[i].tally, now, levels[i].max_restarts, levels[i].window_usec))
+                i++;
+        return i;
+}
+
 size_t restart_tally_count(const RestartTally *t, usec_t now, usec_t window_usec) {
         size_t c = 0;
         for (size_t i = 0; i < t->n; i++) {

@@ -89,6 +89,21 @@ bool restart_tally_add(RestartTally *t, usec_t now, unsigned max_restarts, usec_
 size_t restart_tally_count(const RestartTally *t, usec_t now, usec_t window_usec);
 void restart_tally_reset(RestartTally *t);
 
+/* Escalation, as in Erlang/OTP: a supervisor that exceeded its restart intensity terminates its
+ * children and fails; its parent sees that as one child's death, counts it as one restart against
+ * its own intensity and restarts the failed child, or fails in turn. levels[0] is the failed
+ * group's parent, levels[n - 1] the dyno at the top. Records one restart at `now` in each level
+ * until one holds, and returns how many failed on the way: i < n means levels[i] absorbs it (it
+ * restarts the child below it); n means the dyno itself failed. n == 0 (the dyno was the one that
+ * failed) returns 0, which is n. */
+typedef struct SupervisorLevel {
+        RestartTally *tally;
+        unsigned max_restarts;
+        usec_t window_usec;
+} SupervisorLevel;
+
+size_t supervision_escalate(const SupervisorLevel *levels, size_t n, usec_t now);
+
 /* Backoff before restart number `consecutive` (1 = first failure): base * 2^(consecutive-1),
  * capped at `cap`. consecutive == 0 -> 0. */
 usec_t backoff_delay_usec(unsigned consecutive, usec_t base_usec, usec_t cap_usec);

@@ -44,7 +44,8 @@ typedef struct WorkerContext {
  * decides with it. */
 struct Group {
         char *name;        /* supervisor name; NULL for the dyno's own group */
-        char *cgroup_path; /* relative to the cgroup mount */
+        char *cgroup_path; /* relative to the cgroup mount: inside its parent's */
+        Group *parent;     /* the enclosing supervisor's group; NULL for the dyno's own */
         Strategy strategy;
         unsigned max_restarts;
         usec_t restart_window_usec;

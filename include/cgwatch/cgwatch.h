@@ -10,6 +10,9 @@
 #define CGWATCH_WORKER_PATH_PREFIX "/org/cgwatch1/worker"
 #define CGWATCH_WORKER_INTERFACE   "org.cgwatch1.Worker"
 
+/* cgwatchd's exit status when the dyno exceeded its own restart intensity (cgwatchd(8)). */
+#define CGWATCH_EXIT_DYNO_GAVE_UP 3
+
 /* journalctl MESSAGE_ID=...: one per event type (src/event.h), every one explained in
  * units/cgwatch.catalog. */
 #define CGWATCH_MESSAGE_RECYCLE_STR        "97009755ed7a4d278c1470ac79afd92a"

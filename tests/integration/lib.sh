@@ -47,12 +47,11 @@ log_has() { grep -q -- "$1" "$LOG"; }
 log_count() { grep -c -- "$1" "$LOG" || true; }
 
 # worker_pid NAME: the pid in the worker's node (first one)
+# (supervisors nest, and the cgroup tree mirrors the supervision tree: search it)
 worker_node() {
         local n
-        for n in "$DYNO/$1" "$DYNO"/*/"$1"; do
-                [ -d "$n" ] && { echo "$n"; return 0; }
-        done
-        return 1
+        n=$(find "$DYNO" -mindepth 1 -type d -name "$1" -print -quit 2>/dev/null)
+        [ -n "$n" ] && echo "$n"
 }
 worker_pid() {
         local n

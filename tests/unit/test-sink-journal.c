@@ -106,11 +106,23 @@ static void test_group_and_budget(void **state) {
         e.max_restarts = 3;
         e.restart_window_usec = 60 * USEC_PER_SEC;
         assert_int_equal(journal_record_format(&e, &r), 0);
-        assert_string_equal(r.message, "Dyno group: more than 3 restarts within 60 s, giving up.");
+        assert_string_equal(r.message, "Dyno: more than 3 restarts within 60 s, giving up: stopping every worker, "
+                                       "then cgwatchd exits with status 3.");
         assert_true(has_field(&r, "CGWATCH_SUPERVISOR=dyno"));
+        assert_true(has_field(&r, "CGWATCH_MAX_RESTARTS=3"));
+        assert_false(has_field(&r, "CGWATCH_ESCALATED_TO=dyno"));
         e.supervisor = "dam";
         assert_int_equal(journal_record_format(&e, &r), 0);
-        assert_string_equal(r.message, "Supervisor dam: more than 3 restarts within 60 s, giving up.");
+        assert_string_equal(
+                r.message,
+                "Supervisor dam: more than 3 restarts within 60 s, giving up; the failure escalates to the dyno.");
+        assert_true(has_field(&r, "CGWATCH_ESCALATED_TO=dyno"));
+        e.supervisor = "inner";
+        e.escalated_to = "dam";
+        assert_int_equal(journal_record_format(&e, &r), 0);
+        assert_string_equal(r.message, "Supervisor inner: more than 3 restarts within 60 s, giving up; the failure "
+                                       "escalates to supervisor dam.");
+        assert_true(has_field(&r, "CGWATCH_ESCALATED_TO=dam"));
 
         e = worker_event(EVENT_BUDGET_CHANGED);
         e.old_budget_bytes = UINT64_MAX;

@@ -108,6 +108,32 @@ static void test_intensity(void **state) {
         assert_true(restart_tally_add(&t, 0, 0, W));
 }
 
+/* inner fails -> outer (MaxRestarts=1) -> dyno (MaxRestarts=1): the first failure of inner is
+ * absorbed by outer, the second fails outer too and is absorbed by the dyno, the third... */
+static void test_escalate(void **state) {
+        static RestartTally outer, dyno;
+        const usec_t W = 60 * USEC_PER_SEC;
+        SupervisorLevel levels[] = {{&outer, 1, W}, {&dyno, 1, W}};
+        (void) state;
+
+        assert_int_equal(supervision_escalate(levels, 2, 1 * USEC_PER_SEC), 0); /* outer restarts inner */
+        assert_int_equal(restart_tally_count(&outer, 1 * USEC_PER_SEC, W), 1);
+        assert_int_equal(restart_tally_count(&dyno, 1 * USEC_PER_SEC, W), 0);   /* the dyno never saw it */
+        assert_int_equal(supervision_escalate(levels, 2, 2 * USEC_PER_SEC), 1); /* outer fails, dyno restarts it */
+        assert_int_equal(restart_tally_count(&dyno, 2 * USEC_PER_SEC, W), 1);
+        /* The parent restarts a fresh child: its tally starts over. */
+        restart_tally_reset(&outer);
+        assert_int_equal(supervision_escalate(levels, 2, 3 * USEC_PER_SEC), 0);
+        assert_int_equal(supervision_escalate(levels, 2, 4 * USEC_PER_SEC), 2); /* outer, then the dyno */
+        /* Outside the window, old failures are forgotten. */
+        restart_tally_reset(&outer);
+        restart_tally_reset(&dyno);
+        assert_int_equal(supervision_escalate(levels, 2, 100 * USEC_PER_SEC), 0);
+        assert_int_equal(supervision_escalate(levels, 2, 200 * USEC_PER_SEC), 0);
+        /* The dyno itself failed: nothing above it. */
+        assert_int_equal(supervision_escalate(levels, 0, 300 * USEC_PER_SEC), 0);
+}
+
 static void test_intensity_overflow(void **state) {
         static RestartTally t;
         /* More deaths than the ring holds, all within the window: still "too many", no overrun. */
@@ -205,6 +231,7 @@ int main(void) {
                 cmocka_unit_test(test_active),
                 cmocka_unit_test(test_intensity),
                 cmocka_unit_test(test_intensity_overflow),
+                cmocka_unit_test(test_escalate),
                 cmocka_unit_test(test_backoff),
                 cmocka_unit_test(test_restart_policy),
                 cmocka_unit_test(test_strategies),
