@@ -4,6 +4,8 @@
 BUILDDIR ?= build
 ASANDIR ?= build-asan
 MESON_OPTS ?= -Dwerror=true
+# Where `make install` puts things: the units run /usr/sbin/cgwatchd and read /etc/cgwatch.
+INSTALL_OPTS = --prefix=/usr --sysconfdir=/etc --localstatedir=/var
 
 .PHONY: all deps build check check-unit check-asan demo bench fuzz install clean
 
@@ -13,7 +15,7 @@ deps:
 	@tools/install-deps
 
 $(BUILDDIR)/build.ninja:
-	meson setup $(BUILDDIR) $(MESON_OPTS)
+	meson setup $(BUILDDIR) $(MESON_OPTS) $(INSTALL_OPTS)
 
 build: deps $(BUILDDIR)/build.ninja
 	ninja -C $(BUILDDIR)
@@ -40,7 +42,12 @@ bench: build
 	CGWATCH_WITH_BENCH=1 tools/install-deps
 	bench/run
 
+# Binaries, units (systemd's unit dir), D-Bus policy, journal catalog, man pages, and the example
+# config as /etc/cgwatch/cgwatch.conf unless one exists (tools/post-install, which also runs
+# journalctl --update-catalog and systemctl daemon-reload). A build dir set up by hand with another
+# prefix is switched to /usr first. DESTDIR=/some/dir stages instead (no catalog, no reload).
 install: build
+	meson configure $(BUILDDIR) $(INSTALL_OPTS)
 	meson install -C $(BUILDDIR)
 
 clean:
