@@ -1,228 +1,117 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* cgwatchctl: the command-line client of cgwatchd, over D-Bus (org.cgwatch1 on the system bus).
- * Exit codes: 0 success, 1 the call failed, 64 bad usage, 69 the daemon is not reachable. */
+/* cgwatchctl: the command-line client of cgwatchd, over D-Bus (org.cgwatch1 on the system bus, or
+ * org.cgwatch1.dyno.NAME with --dyno, locally or over ssh with -H). This file is the dispatcher:
+ * the global options, the command table, the connection. Each command lives in a src/ctl-*.c
+ * file as a CtlCommand (ctl.h); exit statuses are the CTL_EXIT_* of ctl.h, documented in
+ * cgwatchctl(1). */
 
 #include <errno.h>
-#include <getopt.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
-#include <systemd/sd-bus.h>
-
 #include "cgwatch/cgwatch.h"
-#include "parse-util.h"
-#include "shared/macro.h"
+#include "ctl.h"
 
-#define EXIT_USAGE       64
-#define EXIT_UNAVAILABLE 69
+/* Every command, in --help order: one line each, `const CtlCommand ctl_command_<id>` in its file. */
+/* clang-format off */
+#define CTL_COMMANDS(X) \
+        X(status) \
+        X(show) \
+        X(list) \
+        X(recycle) \
+        X(restart) \
+        X(stop) \
+        X(start) \
+        X(set_budget) \
+        X(reload)
+/* clang-format on */
 
-static bool arg_json;
-static bool arg_runtime;
-static bool arg_user_bus;
+#define DECLARE(id) extern const CtlCommand ctl_command_##id;
+CTL_COMMANDS(DECLARE)
+#define ENTRY(id) &ctl_command_##id,
+static const CtlCommand *const commands[] = {CTL_COMMANDS(ENTRY)};
+
+CtlArgs ctl_arg;
+
+enum { ARG_VERSION = 0x100, ARG_JSON, ARG_USER, ARG_DYNO };
+static const struct option global_options[] = {
+        {"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, ARG_VERSION},
+        {"json", no_argument, NULL, ARG_JSON},  {"user", no_argument, NULL, ARG_USER},
+        {"host", required_argument, NULL, 'H'}, {"dyno", required_argument, NULL, ARG_DYNO},
+};
+#define GLOBAL_SHORT "hH:"
 
 static void help(void) {
-        printf("%s [OPTIONS...] COMMAND [NAME] [ARG]\n\n"
+        printf("%s [OPTIONS...] COMMAND [ARGS...]\n\n"
                "Query and control cgwatchd over D-Bus.\n\n"
-               "Commands:\n"
-               "  status                 List the dyno and its workers\n"
-               "  show NAME              Show one worker's properties\n"
-               "  recycle NAME           Recycle a worker gracefully (reason: manual)\n"
-               "  restart NAME           Restart a worker\n"
-               "  stop NAME              Stop a worker (it stays down)\n"
-               "  start NAME             Start a stopped or failed worker\n"
-               "  set-budget NAME SIZE   Set MemoryBudget (e.g. 256M); persists unless --runtime\n"
-               "  reload                 Reload the configuration\n\n"
-               "Options:\n"
-               "  -h --help              Show this help\n"
-               "     --version           Show the version\n"
-               "     --json              Print JSON (status, show)\n"
-               "     --runtime           set-budget: do not persist the change\n",
+               "Commands:\n",
                program_invocation_short_name);
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+                char left[64];
+                snprintf(left, sizeof left, "%s%s%s", commands[i]->name, commands[i]->args ? " " : "",
+                         commands[i]->args ?: "");
+                printf("  %-26s %s\n", left, commands[i]->help);
+        }
+        printf("\nOptions:\n"
+               "  -h --help                  Show this help\n"
+               "     --version              Show the version\n"
+               "     --json                 Print JSON (every read command)\n"
+               "  -H --host=[USER@]HOST      Operate on a remote host, over ssh\n"
+               "     --dyno=NAME            Operate on the dyno of cgwatch@NAME.service\n\n"
+               "Each command's own options: see cgwatchctl(1).\n");
 }
 
-static void format_bytes(uint64_t v, char *buf, size_t size) {
-        static const char suffix[] = "KMGT";
-        double d = (double) v;
-        int i = -1;
-        if (v == UINT64_MAX) {
-                snprintf(buf, size, "max");
-                return;
-        }
-        while (d >= 1024.0 && i < 3) {
-                d /= 1024.0;
-                i++;
-        }
-        if (i < 0)
-                snprintf(buf, size, "%" PRIu64 "B", v);
-        else
-                snprintf(buf, size, "%.1f%c", d, suffix[i]);
+static const CtlCommand *find_command(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (streq(commands[i]->name, name))
+                        return commands[i];
+        return NULL;
 }
 
-static int fail(int r, const sd_bus_error *e, const char *what) {
-        fprintf(stderr, "Failed to %s: %s\n", what, e && e->message ? e->message : strerror(-r));
-        if (e && sd_bus_error_has_name(e, SD_BUS_ERROR_SERVICE_UNKNOWN))
-                return EXIT_UNAVAILABLE;
-        return EXIT_FAILURE;
-}
-
-static int get_u64(sd_bus *bus, const char *prop, uint64_t *ret) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        return sd_bus_get_property_trivial(bus, CGWATCH_BUS_NAME, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, prop,
-                                           &e, 't', ret);
-}
-
-static int cmd_status(sd_bus *bus) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *name, *state, *path;
-        uint64_t limit = 0, current = 0, peak = 0, mem, budget, recycles;
-        uint32_t pid;
-        json_object *root = NULL, *arr = NULL;
-        char a[32], b[32], c[32];
-        int r;
-
-        r = sd_bus_call_method(bus, CGWATCH_BUS_NAME, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, "ListWorkers",
-                               &e, &reply, NULL);
-        if (r < 0)
-                return fail(r, &e, "list workers");
-        (void) get_u64(bus, "DynoMemoryLimit", &limit);
-        (void) get_u64(bus, "DynoMemoryCurrent", &current);
-        (void) get_u64(bus, "DynoMemoryPeak", &peak);
-
-        if (arg_json) {
-                root = json_object_new_object();
-                arr = json_object_new_array();
-                json_object_object_add(root, "dyno_memory_limit", json_object_new_uint64(limit));
-                json_object_object_add(root, "dyno_memory_current", json_object_new_uint64(current));
-                json_object_object_add(root, "dyno_memory_peak", json_object_new_uint64(peak));
-        } else {
-                format_bytes(current, a, sizeof a);
-                format_bytes(peak, b, sizeof b);
-                format_bytes(limit, c, sizeof c);
-                printf("Dyno: %s in use (peak %s) of %s\n\n", a, b, c);
-                printf("%-24s %-9s %8s %10s %10s %8s\n", "WORKER", "STATE", "PID", "MEMORY", "BUDGET", "RECYCLES");
+/* The command's name is the first argument that is neither an option nor a global option's
+ * value: found before the real parse, which must know the command's own options. */
+static const char *peek_command(int argc, char *argv[]) {
+        for (int i = 1; i < argc; i++) {
+                const char *a = argv[i];
+                if (streq(a, "--"))
+                        return i + 1 < argc ? argv[i + 1] : NULL;
+                if (a[0] != '-' || a[1] == 0)
+                        return a;
+                if (streq(a, "-H") || streq(a, "--host") || streq(a, "--dyno"))
+                        i++;
         }
-        r = sd_bus_message_enter_container(reply, 'a', "(ssuttto)");
-        if (r < 0)
-                return fail(r, NULL, "parse the reply");
-        while ((r = sd_bus_message_read(reply, "(ssuttto)", &name, &state, &pid, &mem, &budget, &recycles, &path)) >
-               0) {
-                if (arg_json) {
-                        json_object *o = json_object_new_object();
-                        json_object_object_add(o, "name", json_object_new_string(name));
-                        json_object_object_add(o, "state", json_object_new_string(state));
-                        json_object_object_add(o, "pid", json_object_new_int64(pid));
-                        json_object_object_add(o, "memory_current", json_object_new_uint64(mem));
-                        json_object_object_add(o, "memory_budget", json_object_new_uint64(budget));
-                        json_object_object_add(o, "recycles", json_object_new_uint64(recycles));
-                        json_object_object_add(o, "object_path", json_object_new_string(path));
-                        json_object_array_add(arr, o);
-                } else {
-                        format_bytes(mem, a, sizeof a);
-                        format_bytes(budget, b, sizeof b);
-                        printf("%-24s %-9s %8" PRIu32 " %10s %10s %8" PRIu64 "\n", name, state, pid, a, b, recycles);
-                }
-        }
-        if (r < 0)
-                return fail(r, NULL, "parse the reply");
-        if (arg_json) {
-                json_object_object_add(root, "workers", arr);
-                printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
-                json_object_put(root);
-        }
-        return 0;
-}
-
-static int cmd_show(sd_bus *bus, const char *name) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_free_ char *path = NULL;
-        static const char *const props_s[] = {"Name", "Supervisor", "State", "ControlGroup", "LastRecycleReason"};
-        static const char *const props_u[] = {"MainPID", "Restarts", "Recycles"};
-        static const char *const props_t[] = {"MemoryCurrent", "MemoryPeak", "MemoryBudget"};
-        json_object *root = arg_json ? json_object_new_object() : NULL;
-        const char *p;
-        int r;
-
-        r = sd_bus_call_method(bus, CGWATCH_BUS_NAME, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, "GetWorker", &e,
-                               &reply, "s", name);
-        if (r < 0)
-                return fail(r, &e, "find the worker");
-        r = sd_bus_message_read(reply, "o", &p);
-        if (r < 0 || !(path = strdup(p)))
-                return fail(r < 0 ? r : -ENOMEM, NULL, "parse the reply");
-
-        for (size_t i = 0; i < ELEMENTSOF(props_s); i++) {
-                _cleanup_free_ char *v = NULL;
-                r = sd_bus_get_property_string(bus, CGWATCH_BUS_NAME, path, CGWATCH_WORKER_INTERFACE, props_s[i], &e,
-                                               &v);
-                if (r < 0)
-                        return fail(r, &e, "read a property");
-                if (root)
-                        json_object_object_add(root, props_s[i], json_object_new_string(v));
-                else
-                        printf("%s=%s\n", props_s[i], v);
-        }
-        for (size_t i = 0; i < ELEMENTSOF(props_u); i++) {
-                uint32_t v;
-                r = sd_bus_get_property_trivial(bus, CGWATCH_BUS_NAME, path, CGWATCH_WORKER_INTERFACE, props_u[i], &e,
-                                                'u', &v);
-                if (r < 0)
-                        return fail(r, &e, "read a property");
-                if (root)
-                        json_object_object_add(root, props_u[i], json_object_new_int64(v));
-                else
-                        printf("%s=%" PRIu32 "\n", props_u[i], v);
-        }
-        for (size_t i = 0; i < ELEMENTSOF(props_t); i++) {
-                uint64_t v;
-                r = sd_bus_get_property_trivial(bus, CGWATCH_BUS_NAME, path, CGWATCH_WORKER_INTERFACE, props_t[i], &e,
-                                                't', &v);
-                if (r < 0)
-                        return fail(r, &e, "read a property");
-                if (root)
-                        json_object_object_add(root, props_t[i], json_object_new_uint64(v));
-                else
-                        printf("%s=%" PRIu64 "\n", props_t[i], v);
-        }
-        if (root) {
-                printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
-                json_object_put(root);
-        }
-        return 0;
-}
-
-static int call_simple(sd_bus *bus, const char *method, const char *types, const char *name, uint64_t bytes,
-                       int runtime) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        int r;
-        if (!types)
-                r = sd_bus_call_method(bus, CGWATCH_BUS_NAME, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, method,
-                                       &e, NULL, NULL);
-        else if (streq(types, "s"))
-                r = sd_bus_call_method(bus, CGWATCH_BUS_NAME, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, method,
-                                       &e, NULL, "s", name);
-        else
-                r = sd_bus_call_method(bus, CGWATCH_BUS_NAME, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, method,
-                                       &e, NULL, "stb", name, bytes, runtime);
-        return r < 0 ? fail(r, &e, method) : 0;
+        return NULL;
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_RUNTIME, ARG_USER };
-        static const struct option options[] = {
-                {"help", no_argument, NULL, 'h'},      {"version", no_argument, NULL, ARG_VERSION},
-                {"json", no_argument, NULL, ARG_JSON}, {"runtime", no_argument, NULL, ARG_RUNTIME},
-                {"user", no_argument, NULL, ARG_USER}, {}};
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        const char *cmd;
-        int c, r;
+        _cleanup_free_ struct option *options = NULL;
+        _cleanup_free_ char *shortopts = NULL, *dest = NULL;
+        const char *name = peek_command(argc, argv) ?: "status";
+        const CtlCommand *cmd = find_command(name);
+        size_t n_global = ELEMENTSOF(global_options), n_own = 0;
+        int c, r, nargs;
+        char **args;
+        Ctl ctl = {};
 
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        if (!cmd) {
+                fprintf(stderr, "Unknown command '%s'; see --help.\n", name);
+                return CTL_EXIT_USAGE;
+        }
+        while (cmd->options && cmd->options[n_own].name)
+                n_own++;
+        options = calloc(n_global + n_own + 1, sizeof *options);
+        if (asprintf(&shortopts, GLOBAL_SHORT "%s", cmd->short_options ?: "") < 0 || !options) {
+                fprintf(stderr, "Out of memory.\n");
+                return CTL_EXIT_FAILURE;
+        }
+        memcpy(options, global_options, sizeof global_options);
+        if (n_own > 0)
+                memcpy(options + n_global, cmd->options, n_own * sizeof *options);
+
+        while ((c = getopt_long(argc, argv, shortopts, options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -231,68 +120,50 @@ int main(int argc, char *argv[]) {
                         printf("cgwatchctl " CGWATCH_VERSION "\n");
                         return 0;
                 case ARG_JSON:
-                        arg_json = true;
-                        break;
-                case ARG_RUNTIME:
-                        arg_runtime = true;
+                        ctl_arg.json = true;
                         break;
                 case ARG_USER:
-                        arg_user_bus = true;
+                        ctl_arg.user_bus = true;
                         break;
+                case 'H':
+                        ctl_arg.host = optarg;
+                        break;
+                case ARG_DYNO:
+                        ctl_arg.dyno = optarg;
+                        break;
+                case '?':
+                        return CTL_EXIT_USAGE;
                 default:
-                        return EXIT_USAGE;
+                        r = cmd->parse_option ? cmd->parse_option(c, optarg) : CTL_EXIT_USAGE;
+                        if (r != 0)
+                                return r;
                 }
-        cmd = optind < argc ? argv[optind] : "status";
-        int nargs = argc - optind - 1;
-        const char *name = nargs >= 1 ? argv[optind + 1] : NULL;
 
-        static const struct {
-                const char *cmd, *method;
-                int nargs;
-        } verbs[] = {
-                {"status", NULL, 0},
-                {"show", NULL, 1},
-                {"recycle", "RecycleWorker", 1},
-                {"restart", "RestartWorker", 1},
-                {"stop", "StopWorker", 1},
-                {"start", "StartWorker", 1},
-                {"set-budget", "SetBudget", 2},
-                {"reload", "Reload", 0},
-        };
-        size_t v;
-        for (v = 0; v < ELEMENTSOF(verbs); v++)
-                if (streq(verbs[v].cmd, cmd))
-                        break;
-        if (v == ELEMENTSOF(verbs)) {
-                fprintf(stderr, "Unknown command '%s'; see --help.\n", cmd);
-                return EXIT_USAGE;
+        /* What is left: the command's name (unless defaulted), then its arguments. */
+        args = argv + optind;
+        nargs = argc - optind;
+        if (nargs > 0) {
+                args++;
+                nargs--;
         }
-        if (optind < argc && nargs != verbs[v].nargs) {
-                fprintf(stderr, "'%s' takes %d argument(s); see --help.\n", cmd, verbs[v].nargs);
-                return EXIT_USAGE;
+        if ((unsigned) nargs < cmd->min_args || (unsigned) nargs > cmd->max_args) {
+                fprintf(stderr, "'%s' takes %s%s%s; see --help.\n", cmd->name, cmd->args ? "the arguments " : "",
+                        cmd->args ?: "no arguments", cmd->min_args < cmd->max_args ? " (some optional)" : "");
+                return CTL_EXIT_USAGE;
         }
 
-        r = arg_user_bus ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
+        r = ctl_dest_for_dyno(ctl_arg.dyno, &dest);
         if (r < 0) {
-                fprintf(stderr, "Failed to connect to the %s bus: %s\n", arg_user_bus ? "user" : "system",
-                        strerror(-r));
-                return EXIT_UNAVAILABLE;
+                fprintf(stderr, "Invalid dyno name '%s' (1 to 64 bytes).\n", ctl_arg.dyno);
+                return CTL_EXIT_USAGE;
         }
-
-        if (streq(cmd, "status"))
-                return cmd_status(bus);
-        if (streq(cmd, "show"))
-                return cmd_show(bus, name);
-        if (streq(cmd, "reload"))
-                return call_simple(bus, "Reload", NULL, NULL, 0, 0);
-        if (streq(cmd, "set-budget")) {
-                ConfigSize s;
-                r = parse_size(argv[optind + 2], &s);
-                if (r < 0 || s.percent) {
-                        fprintf(stderr, "Invalid size '%s' (expected e.g. 256M or 1G).\n", argv[optind + 2]);
-                        return EXIT_USAGE;
-                }
-                return call_simple(bus, "SetBudget", "stb", name, s.value, arg_runtime);
+        ctl.command = cmd;
+        ctl.dest = dest;
+        if (!(cmd->flags & CTL_NO_BUS)) {
+                r = ctl_connect(ctl_arg.host, &bus);
+                if (r != 0)
+                        return r;
+                ctl.bus = bus;
         }
-        return call_simple(bus, verbs[v].method, "s", name, 0, 0);
+        return cmd->run(&ctl, nargs, args);
 }

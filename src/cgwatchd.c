@@ -14,6 +14,7 @@
 #include <sys/sysinfo.h>
 
 #include "config.h"
+#include "dyno-name.h"
 #include "log.h"
 #include "manager.h"
 #include "spawn.h"
@@ -32,12 +33,14 @@ static void help(void) {
                "     --cgroup-root=PATH   Run the dyno under this cgroup (default: our own cgroup)\n"
                "     --cgroup-mount=PATH  Where cgroup2 is mounted (default: /sys/fs/cgroup)\n"
                "     --no-bus             Do not connect to the system bus\n"
+               "     --dyno=NAME          Own the bus name of dyno NAME (org.cgwatch1.dyno.NAME), as\n"
+               "                          cgwatch@NAME.service does, instead of org.cgwatch1\n"
                "  -d --debug              Log at debug level\n",
                program_invocation_short_name);
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_CHECK, ARG_CGROUP_ROOT, ARG_CGROUP_MOUNT, ARG_NO_BUS };
+        enum { ARG_VERSION = 0x100, ARG_CHECK, ARG_CGROUP_ROOT, ARG_CGROUP_MOUNT, ARG_NO_BUS, ARG_DYNO };
         static const struct option options[] = {{"help", no_argument, NULL, 'h'},
                                                 {"version", no_argument, NULL, ARG_VERSION},
                                                 {"config", required_argument, NULL, 'c'},
@@ -45,6 +48,7 @@ int main(int argc, char *argv[]) {
                                                 {"cgroup-root", required_argument, NULL, ARG_CGROUP_ROOT},
                                                 {"cgroup-mount", required_argument, NULL, ARG_CGROUP_MOUNT},
                                                 {"no-bus", no_argument, NULL, ARG_NO_BUS},
+                                                {"dyno", required_argument, NULL, ARG_DYNO},
                                                 {"debug", no_argument, NULL, 'd'},
                                                 {}};
         ManagerOptions o = {
@@ -54,6 +58,7 @@ int main(int argc, char *argv[]) {
                 .use_bus = true,
         };
         _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_free_ char *bus_name = NULL;
         bool check = false;
         int c, r;
 
@@ -80,6 +85,14 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_NO_BUS:
                         o.use_bus = false;
+                        break;
+                case ARG_DYNO:
+                        bus_name = mfree(bus_name);
+                        if (dyno_bus_name(optarg, &bus_name) < 0) {
+                                log_error("Invalid dyno name '%s' (1 to %d bytes).", optarg, DYNO_NAME_MAX);
+                                return EXIT_USAGE;
+                        }
+                        o.bus_name = bus_name;
                         break;
                 case 'd':
                         log_set_max_level(LOG_DEBUG);

@@ -192,64 +192,6 @@ uint64_t config_size_resolve(const ConfigSize *s, uint64_t dyno_limit_bytes) {
 
 /* ---- Validation ---- */
 
-#define FORMAT_BYTES_MAX    48
-#define FORMAT_DURATION_MAX 64
-
-/* "512M", "460.8M" (one decimal, rounded, when inexact), "1023B", "max". */
-static const char *format_bytes(char buf[static FORMAT_BYTES_MAX], uint64_t b) {
-        static const char units[] = "KMGTPE";
-        uint64_t unit = 1024;
-        unsigned i = 0;
-
-        if (b == SIZE_UNSET)
-                return "max";
-        if (b < 1024) {
-                (void) snprintf(buf, FORMAT_BYTES_MAX, "%" PRIu64 "B", b);
-                return buf;
-        }
-        while (i < strlen(units) - 1 && b / unit >= 1024) {
-                unit *= 1024;
-                i++;
-        }
-        if (b % unit == 0)
-                (void) snprintf(buf, FORMAT_BYTES_MAX, "%" PRIu64 "%c", b / unit, units[i]);
-        else {
-                /* b % unit < unit <= 2^60, so "* 10" cannot overflow. */
-                uint64_t tenths = b / unit * 10 + (b % unit * 10 + unit / 2) / unit;
-
-                (void) snprintf(buf, FORMAT_BYTES_MAX, "%" PRIu64 ".%" PRIu64 "%c", tenths / 10, tenths % 10, units[i]);
-        }
-        return buf;
-}
-
-/* "1min 30s", "150ms", "0", "infinity". */
-static const char *format_duration(char buf[static FORMAT_DURATION_MAX], usec_t u) {
-        static const struct {
-                const char *suffix;
-                usec_t usec;
-        } table[] = {
-                {"h", USEC_PER_HOUR}, {"min", USEC_PER_MINUTE}, {"s", USEC_PER_SEC}, {"ms", USEC_PER_MSEC}, {"us", 1},
-        };
-        size_t n = 0;
-
-        if (u == USEC_INFINITY)
-                return "infinity";
-        if (u == 0)
-                return "0";
-
-        buf[0] = 0;
-        for (size_t i = 0; i < ELEMENTSOF(table) && u > 0; i++) {
-                if (u < table[i].usec)
-                        continue;
-                n += (size_t) snprintf(buf + n, FORMAT_DURATION_MAX - n, "%s%" PRIu64 "%s", n > 0 ? " " : "",
-                                       u / table[i].usec, table[i].suffix);
-                u %= table[i].usec;
-                if (n >= FORMAT_DURATION_MAX)
-                        break;
-        }
-        return buf;
-}
-
 static int location_error(char **ret_error, const ConfigLocation *l, const char *key, const char *what,
                           const char *value) {
         _cleanup_free_ char *q = value ? ini_quote(value) : NULL;

@@ -40,3 +40,13 @@ int parse_pressure(const char *s, PressureConfig *ret);
 /* A name fit for a cgroup node and a D-Bus path: [A-Za-z0-9_.-]+, not "." or "..", at most 64
  * chars, and not starting with "cgroup." / "memory." etc. (no '.' prefix issues). */
 bool name_is_valid(const char *s);
+
+/* The inverse direction, for messages and the CLI. Both return buf (or a literal). */
+#define FORMAT_BYTES_MAX    48
+#define FORMAT_DURATION_MAX 64
+
+/* "512M", "460.8M" (one decimal, rounded, when inexact), "1023B", "max" (SIZE_UNSET). */
+const char *format_bytes(char buf[static FORMAT_BYTES_MAX], uint64_t b);
+
+/* "1min 30s", "150ms", "0", "infinity". */
+const char *format_duration(char buf[static FORMAT_DURATION_MAX], usec_t u);

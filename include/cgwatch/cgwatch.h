@@ -9,6 +9,9 @@
 #define CGWATCH_MANAGER_INTERFACE  "org.cgwatch1.Manager"
 #define CGWATCH_WORKER_PATH_PREFIX "/org/cgwatch1/worker"
 #define CGWATCH_WORKER_INTERFACE   "org.cgwatch1.Worker"
+/* The daemon of cgwatch@NAME.service owns CGWATCH_DYNO_BUS_NAME_PREFIX ".<NAME escaped>" instead of
+ * org.cgwatch1 (src/dyno-name.h); the object paths and interfaces are the same. */
+#define CGWATCH_DYNO_BUS_NAME_PREFIX "org.cgwatch1.dyno"
 
 /* cgwatchd's exit status when the dyno exceeded its own restart intensity (cgwatchd(8)). */
 #define CGWATCH_EXIT_DYNO_GAVE_UP 3
