@@ -87,6 +87,7 @@ struct AmqpSink {
         unsigned heartbeat_sec;
         size_t capacity;
         int wake_fd;
+        int state_fd; /* written by the I/O thread when the connection goes up or down */
         pthread_t thread;
         bool thread_started;
 
@@ -106,6 +107,7 @@ struct AmqpSink {
         uint64_t next_tag;
         usec_t backoff_usec;
         uint64_t rng;
+        bool down_reported; /* state_fd was written for this outage already */
 };
 
 static usec_t now_usec(void) {
@@ -231,6 +233,15 @@ static void wake_clear(AmqpSink *s) {
         pthread_mutex_unlock(&s->lock);
 }
 
+/* I/O thread: tells the loop that the connection state changed (amqp_sink_state_fd()). Once per
+ * connect and once per outage, not per failed attempt. */
+static void state_changed(AmqpSink *s, bool up) {
+        if (!up && s->down_reported)
+                return;
+        s->down_reported = !up;
+        (void) eventfd_write(s->state_fd, 1);
+}
+
 /* ---- The loop side ---- */
 
 static int enqueue(AmqpSink *s, MessageKind kind, const char *routing_key, uint64_t sequence, char *body) {
@@ -291,6 +302,10 @@ int amqp_sink_sample(AmqpSink *s, const MemorySampleRecord *rec) {
         if (r < 0)
                 return r;
         return enqueue(s, MESSAGE_SAMPLE, key, seq, body);
+}
+
+int amqp_sink_state_fd(AmqpSink *s) {
+        return s->state_fd;
 }
 
 void amqp_sink_stats(AmqpSink *s, AmqpStats *ret) {
@@ -661,16 +676,19 @@ static void *io_thread(void *userdata) {
                 r = connection_open(s);
                 if (r < 0) {
                         connection_close(s, /* graceful= */ false);
+                        state_changed(s, /* up= */ false);
                         if (backoff_wait(s))
                                 break;
                         continue;
                 }
                 s->backoff_usec = AMQP_SINK_BACKOFF_MIN_USEC;
+                state_changed(s, /* up= */ true);
 
                 r = connection_run(s);
                 connection_close(s, /* graceful= */ r >= 0);
                 if (r >= 0)
                         break;
+                state_changed(s, /* up= */ false);
                 if (backoff_wait(s))
                         break;
         }
@@ -697,10 +715,7 @@ static void free_secret(char *p) {
         }
 }
 
-AmqpSink *amqp_sink_free(AmqpSink *s) {
-        if (!s)
-                return NULL;
-
+void amqp_sink_stop(AmqpSink *s) {
         if (s->thread_started) {
                 struct timespec ts;
                 usec_t deadline = now_usec() + AMQP_SINK_FLUSH_USEC;
@@ -723,11 +738,19 @@ AmqpSink *amqp_sink_free(AmqpSink *s) {
                         pthread_mutex_unlock(&s->lock);
                         (void) pthread_join(s->thread, NULL);
                 }
+                s->thread_started = false;
         }
+}
 
+AmqpSink *amqp_sink_free(AmqpSink *s) {
+        if (!s)
+                return NULL;
+
+        amqp_sink_stop(s);
         for (MessageKind k = 0; k < _MESSAGE_KIND_MAX; k++)
                 (void) queue_free_all(&s->outbox[k], NULL);
         safe_close(s->wake_fd);
+        safe_close(s->state_fd);
         pthread_mutex_destroy(&s->lock);
         free(s->server);
         free(s->user);
@@ -835,7 +858,7 @@ int amqp_sink_new(const AmqpSinkOptions *o, AmqpSink **ret) {
         s = calloc(1, sizeof(AmqpSink));
         if (!s)
                 return -ENOMEM;
-        s->wake_fd = s->sockfd = -EBADF;
+        s->wake_fd = s->state_fd = s->sockfd = -EBADF;
         pthread_mutex_init(&s->lock, NULL);
         s->capacity = o->outbox_capacity > 0 ? o->outbox_capacity : AMQP_SINK_DEFAULT_OUTBOX;
         s->heartbeat_sec = o->heartbeat_sec > 0 ? o->heartbeat_sec : AMQP_SINK_DEFAULT_HEARTBEAT_SEC;
@@ -882,6 +905,9 @@ int amqp_sink_new(const AmqpSinkOptions *o, AmqpSink **ret) {
 
         s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (s->wake_fd < 0)
+                return -errno;
+        s->state_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (s->state_fd < 0)
                 return -errno;
 
         sigfillset(&all);

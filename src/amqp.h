@@ -90,12 +90,22 @@ int amqp_sink_emit(AmqpSink *s, const Event *e);
  * -EINVAL (no worker). */
 int amqp_sink_sample(AmqpSink *s, const MemorySampleRecord *r);
 
+/* An eventfd (EFD_NONBLOCK) that the I/O thread increments when a connection is set up, and once
+ * when the sink is found disconnected (the first failed attempt, or a lost connection): once per
+ * outage, not per retry. The loop watches it for POLLIN, reads it and looks at amqp_sink_stats().
+ * Owned by the sink. */
+int amqp_sink_state_fd(AmqpSink *s);
+
 /* A snapshot of the counters (taken under the outbox lock: cheap, callable from the loop). */
 void amqp_sink_stats(AmqpSink *s, AmqpStats *ret);
 
 /* Publishes what is queued for up to AMQP_SINK_FLUSH_USEC while connected (no reconnect is tried
  * once stopping), counts what is left as dropped, closes the connection and joins the thread.
  * Blocks the caller for at most that long plus one connect/handshake timeout (5 s) in the worst
- * case. Accepts NULL; returns NULL. */
+ * case. Afterwards amqp_sink_stats() gives the final counters; a message emitted after it is
+ * accepted and never sent. A second call does nothing. */
+void amqp_sink_stop(AmqpSink *s);
+
+/* amqp_sink_stop(), then frees. Accepts NULL; returns NULL. */
 AmqpSink *amqp_sink_free(AmqpSink *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(AmqpSink *, amqp_sink_free);

@@ -201,6 +201,48 @@ static int property_dyno(sd_bus *bus, const char *path, const char *interface, c
         return sd_bus_message_append(reply, "t", v);
 }
 
+/* The publisher's state and counters (sink-amqp.h), read when asked: they change on another
+ * thread, so only AmqpConnected announces its changes. */
+static int property_amqp(sd_bus *bus, const char *path, const char *interface, const char *property,
+                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        static const struct {
+                const char *name;
+                size_t offset;
+        } counters[] = {
+                {"AmqpPublished", offsetof(AmqpStats, published)},
+                {"AmqpConfirmed", offsetof(AmqpStats, confirmed)},
+                {"AmqpNacked", offsetof(AmqpStats, nacked)},
+                {"AmqpReturned", offsetof(AmqpStats, returned)},
+                {"AmqpResent", offsetof(AmqpStats, resent)},
+                {"AmqpDroppedEvents", offsetof(AmqpStats, dropped_events)},
+                {"AmqpDroppedSamples", offsetof(AmqpStats, dropped_samples)},
+                {"AmqpReconnects", offsetof(AmqpStats, reconnects)},
+                {"AmqpQueued", offsetof(AmqpStats, queued)},
+                {"AmqpInFlight", offsetof(AmqpStats, in_flight)},
+        };
+        Bus *b = userdata;
+        AmqpStats st = {};
+        bool on = b->ops->amqp_stats && b->ops->amqp_stats(b->userdata, &st);
+
+        if (streq(property, "AmqpEnabled"))
+                return sd_bus_message_append(reply, "b", on);
+        if (streq(property, "AmqpConnected"))
+                return sd_bus_message_append(reply, "b", st.connected);
+        if (streq(property, "AmqpLastError"))
+                return sd_bus_message_append(reply, "s", st.last_error);
+        for (size_t i = 0; i < ELEMENTSOF(counters); i++)
+                if (streq(property, counters[i].name))
+                        return sd_bus_message_append(reply, "t",
+                                                     *(const uint64_t *) ((const uint8_t *) &st + counters[i].offset));
+        return -EINVAL;
+}
+
+void bus_amqp_changed(Bus *b) {
+        if (b && b->bus)
+                (void) sd_bus_emit_properties_changed(b->bus, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE,
+                                                      "AmqpConnected", NULL);
+}
+
 /* clang-format off */
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
@@ -211,6 +253,20 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("DynoMemoryPeak", "t", property_dyno, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
         SD_BUS_PROPERTY("DynoPressureSomeAvg10", "d", property_dyno, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
         SD_BUS_PROPERTY("DynoPressureFullAvg10", "d", property_dyno, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
+        /* [AMQP] (issue 8) */
+        SD_BUS_PROPERTY("AmqpEnabled", "b", property_amqp, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("AmqpConnected", "b", property_amqp, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("AmqpLastError", "s", property_amqp, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
+        SD_BUS_PROPERTY("AmqpPublished", "t", property_amqp, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
+        SD_BUS_PROPERTY("AmqpConfirmed", "t", property_amqp, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
+        SD_BUS_PROPERTY("AmqpNacked", "t", property_amqp, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
+        SD_BUS_PROPERTY("AmqpReturned", "t", property_amqp, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
+        SD_BUS_PROPERTY("AmqpResent", "t", property_amqp, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
+        SD_BUS_PROPERTY("AmqpDroppedEvents", "t", property_amqp, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
+        SD_BUS_PROPERTY("AmqpDroppedSamples", "t", property_amqp, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
+        SD_BUS_PROPERTY("AmqpReconnects", "t", property_amqp, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
+        SD_BUS_PROPERTY("AmqpQueued", "t", property_amqp, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
+        SD_BUS_PROPERTY("AmqpInFlight", "t", property_amqp, 0, SD_BUS_VTABLE_PROPERTY_EXPLICIT),
         SD_BUS_METHOD_WITH_NAMES("ListWorkers", NULL, , "a(ssuttto)", SD_BUS_PARAM(workers), method_list_workers,
                                  SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("GetWorker", "s", SD_BUS_PARAM(name), "o", SD_BUS_PARAM(path), method_get_worker,

@@ -11,6 +11,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "amqp.h"
 #include "cgroup.h"
 #include "event.h"
 #include "worker.h"
@@ -29,6 +30,8 @@ typedef struct BusOps {
         size_t (*n_workers)(void *userdata);
         Worker *(*worker_at)(void *userdata, size_t i);
         void (*dyno)(void *userdata, BusDynoFacts *ret);
+        /* The AMQP publisher's counters; false (and *ret zeroed) when [AMQP] is not configured. */
+        bool (*amqp_stats)(void *userdata, AmqpStats *ret);
         /* The writes (the caller's uid 0 is checked here first). Return 0 or a negative errno,
          * setting `error` for a precise message. */
         int (*set_budget)(void *userdata, Worker *w, uint64_t bytes, bool runtime, sd_bus_error *error);
@@ -42,6 +45,9 @@ int bus_open(sd_event *event, const CgroupRoot *root, const char *bus_name, cons
              Bus **ret);
 Bus *bus_free(Bus *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Bus *, bus_free);
+
+/* The AMQP connection went up or down: PropertiesChanged for AmqpConnected. Accepts NULL. */
+void bus_amqp_changed(Bus *b);
 
 /* The event sink (announce.h's EventSinkFn); userdata is the Bus. */
 void bus_sink_emit(void *userdata, const Event *e);

@@ -8,6 +8,8 @@
 
 #define CONFIG_AMQP_DEFAULT_URL      "amqp://guest:guest@127.0.0.1:5672/"
 #define CONFIG_AMQP_DEFAULT_EXCHANGE "cgwatch"
+#define CONFIG_AMQP_DEFAULT_OUTBOX   4096    /* messages; amqp.h's AMQP_SINK_DEFAULT_OUTBOX */
+#define CONFIG_AMQP_OUTBOX_MAX       1048576 /* messages */
 #define CONFIG_INSTANCES_MAX         1000
 
 /* Every default in one place: config_new() starts from these, and an empty assignment ("Key=")

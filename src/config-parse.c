@@ -540,6 +540,7 @@ static const ConfigItem config_items[] = {
         {SECTION_AMQP, "Exchange", item_string, A(exchange), FLAG_EXCHANGE},
         {SECTION_AMQP, "SampleIntervalSec", item_duration, A(sample_interval_usec), FLAG_NONZERO},
         {SECTION_AMQP, "Host", item_string, A(host), FLAG_AMQP_HOST},
+        {SECTION_AMQP, "OutboxSize", item_unsigned, A(outbox_size), 0, 1, CONFIG_AMQP_OUTBOX_MAX},
         {SECTION_AMQP, "PasswordFile", item_amqp_password, A(password_file)},
         {SECTION_AMQP, "Credential", item_amqp_password, A(credential)},
 };

@@ -56,6 +56,7 @@ const AmqpConfig config_amqp_defaults = {
         .url = (char *) CONFIG_AMQP_DEFAULT_URL,
         .exchange = (char *) CONFIG_AMQP_DEFAULT_EXCHANGE,
         .sample_interval_usec = 10 * USEC_PER_SEC,
+        .outbox_size = CONFIG_AMQP_DEFAULT_OUTBOX,
 };
 
 static const char *const strategy_table[_STRATEGY_MAX] = {
@@ -636,9 +637,9 @@ void config_dump(const Config *c, uint64_t dyno_limit_bytes, FILE *f) {
         if (c->amqp.enabled) {
                 _cleanup_free_ char *url = config_amqp_url_redact(c->amqp.url);
 
-                fprintf(f, "amqp: %s exchange %s, host %s, samples every %s", url ?: "(out of memory)",
+                fprintf(f, "amqp: %s exchange %s, host %s, samples every %s, outbox %u", url ?: "(out of memory)",
                         c->amqp.exchange, c->amqp.host ?: "(hostname)",
-                        format_duration(a, c->amqp.sample_interval_usec));
+                        format_duration(a, c->amqp.sample_interval_usec), c->amqp.outbox_size);
                 if (c->amqp.password_file)
                         fprintf(f, ", password from file %s", c->amqp.password_file);
                 else if (c->amqp.credential)

@@ -82,19 +82,19 @@ typedef struct WorkerConfig {
         unsigned instances;       /* Instances=; default 1; >1: name@1..name@N */
         ConfigSize memory_budget; /* MemoryBudget=; unset: no memory.high (max) */
         ConfigLocation memory_budget_where;
-        int stop_signal;           /* StopSignal=; default SIGTERM */
-        usec_t stop_timeout_usec;  /* StopTimeoutSec=; default 10 s */
-        RestartPolicy restart;     /* Restart=; default always */
-        usec_t restart_usec;       /* RestartSec=: first backoff delay; default 100 ms */
-        usec_t restart_max_usec;   /* RestartMaxSec=: backoff cap; default 30 s */
-        bool replace_first;        /* ReplaceFirst=; default no */
-        usec_t ready_timeout_usec; /* ReadyTimeoutSec=; default 30 s */
-        usec_t watchdog_usec;      /* WatchdogSec=; 0 = off */
-        usec_t max_lifetime_usec;  /* MaxLifetimeSec=; 0 = off */
-        usec_t idle_timeout_usec;  /* IdleTimeoutSec=; 0 = off */
+        int stop_signal;                /* StopSignal=; default SIGTERM */
+        usec_t stop_timeout_usec;       /* StopTimeoutSec=; default 10 s */
+        RestartPolicy restart;          /* Restart=; default always */
+        usec_t restart_usec;            /* RestartSec=: first backoff delay; default 100 ms */
+        usec_t restart_max_usec;        /* RestartMaxSec=: backoff cap; default 30 s */
+        bool replace_first;             /* ReplaceFirst=; default no */
+        usec_t ready_timeout_usec;      /* ReadyTimeoutSec=; default 30 s */
+        usec_t watchdog_usec;           /* WatchdogSec=; 0 = off */
+        usec_t max_lifetime_usec;       /* MaxLifetimeSec=; 0 = off */
+        usec_t idle_timeout_usec;       /* IdleTimeoutSec=; 0 = off */
         ConfigSize idle_recycle_above;  /* IdleRecycleAbove=: a size, or percent = permille of MemoryBudget */
         usec_t idle_recycle_after_usec; /* IdleRecycleAfterSec=; default 1 s */
-        char *user;                /* User=, Group=, WorkingDirectory=: NULL = inherit */
+        char *user;                     /* User=, Group=, WorkingDirectory=: NULL = inherit */
         char *group;
         ConfigLocation user_where, group_where;
         char *working_directory;
@@ -110,6 +110,7 @@ typedef struct AmqpConfig {
         char *exchange;              /* Exchange=; default "cgwatch" */
         usec_t sample_interval_usec; /* SampleIntervalSec=; default 10 s */
         char *host;                  /* Host=; NULL: the hostname */
+        unsigned outbox_size;        /* OutboxSize=: messages the outbox holds; default 4096 */
         /* The password, instead of the URL's: PasswordFile= (a path) or Credential= (a name under
          * $CREDENTIALS_DIRECTORY, systemd's LoadCredential=). One source: setting either clears
          * the other, so the later assignment wins. */

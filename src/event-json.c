@@ -323,7 +323,25 @@ static int add_type_fields(json_object *d, const Event *e) {
                 if (r < 0 || (r = add_int(d, "exit_status", e->exit_status)) < 0)
                         return r;
                 s = e->exit_code == CLD_KILLED || e->exit_code == CLD_DUMPED ? sigabbrev_np(e->exit_status) : NULL;
-                if ((r = add_string(d, "signal", s)) < 0 || (r = add_bool(d, "planned", e->planned)) < 0)
+                if ((r = add_string(d, "signal", s)) < 0 || (r = add_bool(d, "planned", e->planned)) < 0 ||
+                    (r = add_bool(d, "replaced", e->replaced)) < 0)
+                        return r;
+                break;
+        case EVENT_STARTED:
+                if ((r = add_bytes_or_null(d, "memory_high_bytes", e->memory_high)) < 0)
+                        return r;
+                break;
+        case EVENT_LEAK_VERDICT:
+                if ((r = add_int(d, "growth_bytes_per_sec", e->growth_bytes_per_sec)) < 0 ||
+                    (r = add_int(d, "lifetimes", e->lifetimes)) < 0)
+                        return r;
+                break;
+        case EVENT_OOM_KILL:
+                if ((r = add_int(d, "oom_kills", e->oom_kills)) < 0)
+                        return r;
+                break;
+        case EVENT_STOP_TIMEOUT:
+                if ((r = add_u64(d, "timeout_usec", e->timeout_usec)) < 0)
                         return r;
                 break;
         case EVENT_STATE_CHANGED:
@@ -410,7 +428,11 @@ int event_json_format_sample(const MemorySampleRecord *rec, const EventJsonConte
             (r = add_u64(d, "anon_bytes", rec->anon_bytes)) < 0 ||
             (r = add_u64(d, "file_bytes", rec->file_bytes)) < 0 ||
             (r = add_bytes_or_null(d, "budget_bytes", rec->budget_bytes)) < 0 ||
-            (r = add_bytes_or_null(d, "peak_bytes", rec->peak_bytes)) < 0)
+            (r = add_bytes_or_null(d, "peak_bytes", rec->peak_bytes)) < 0 ||
+            (r = add_string(d, "state", rec->state)) < 0 || (r = add_int(d, "restarts", rec->restarts)) < 0 ||
+            (r = add_int(d, "recycles", rec->recycles)) < 0 || (r = add_int(d, "lifetimes", rec->lifetimes)) < 0 ||
+            (r = add_bool(d, "leaking", rec->leaking)) < 0 ||
+            (r = add_int(d, "leak_rate_bytes_per_sec", rec->leak_rate_bytes_per_sec)) < 0)
                 return r;
 
         r = add_value(o, "data", TAKE_PTR(d));

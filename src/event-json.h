@@ -6,6 +6,7 @@
  * clock reads; the caller passes every time and name. The schema is documented in
  * cgwatch-events(7); EVENT_JSON_SCHEMA is the "schema" field of every body's data. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -32,6 +33,13 @@ typedef struct MemorySampleRecord {
         uint64_t file_bytes;           /* memory.stat file */
         uint64_t budget_bytes;         /* UINT64_MAX = none */
         uint64_t peak_bytes;           /* memory.peak; UINT64_MAX = unknown (kernels before 5.19) */
+        /* The worker's standing, so that a consumer that starts late (the fleet view) knows it
+         * after one interval: */
+        const char *state;               /* "running", ...; NULL = unknown */
+        unsigned restarts, recycles;     /* the worker's counters */
+        unsigned lifetimes;              /* incarnations ended */
+        bool leaking;                    /* judged a leaker (the leak-verdict event) */
+        int64_t leak_rate_bytes_per_sec; /* the verdict's rate; 0 if not leaking */
 } MemorySampleRecord;
 
 /* Where a message comes from, and which one it is. */

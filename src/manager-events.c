@@ -489,6 +489,33 @@ static void host_meminfo(Manager *m, uint64_t *ret_total, uint64_t *ret_availabl
                 *ret_total = *ret_available = 0;
 }
 
+/* One memory sample of `w` to the AMQP stream (samples are not events: they go to the publisher
+ * alone, not through announce()). */
+static void manager_publish_sample(Manager *m, Worker *w) {
+        const MemorySample *s = &w->watch->sample;
+        MemorySampleRecord rec = {
+                .worker = w->name,
+                .supervisor = w->group ? w->group->name : NULL,
+                .realtime_usec = now_realtime_usec(),
+                .incarnation = w->incarnation,
+                .pid = w->pid,
+                .memory_current_bytes = s->current,
+                .anon_bytes = s->anon,
+                .file_bytes = s->file,
+                .budget_bytes = w->budget_bytes,
+                .peak_bytes = s->peak > 0 ? s->peak : UINT64_MAX, /* 0: a kernel without memory.peak */
+                .state = worker_state_to_string(w->state),
+                .restarts = w->restarts,
+                .recycles = w->recycles,
+                .lifetimes = w->lifetimes,
+                .leaking = w->leaking,
+                .leak_rate_bytes_per_sec = w->leaking ? w->leak_rate : 0,
+        };
+
+        if (m->amqp)
+                amqp_link_sample(m->amqp, &rec);
+}
+
 void manager_evaluate(void *userdata, usec_t trigger_usec) {
         Manager *m = userdata;
         MemoryWatch *dw = m->dyno_watch;
@@ -528,8 +555,14 @@ void manager_evaluate(void *userdata, usec_t trigger_usec) {
                 manager_report_oom_kills(m, w);
                 manager_check_drain(m, w);
                 uint64_t above = idle_early_above(w);
-                if (cand && ww && (ww->dirty || full || above > 0 || sample_all) && monitor_watch_sample(ww) >= 0)
-                        growth_track_add(&w->growth, now, ww->sample.unreclaimable);
+                /* The periodic sample covers every worker with a node, a draining one too. */
+                bool read = ww && (sample_all || (cand && (ww->dirty || full || above > 0)));
+                if (read && monitor_watch_sample(ww) >= 0) {
+                        if (cand)
+                                growth_track_add(&w->growth, now, ww->sample.unreclaimable);
+                        if (sample_all)
+                                manager_publish_sample(m, w);
+                }
                 if (cand && (w->cfg->idle_timeout_usec > 0 || above > 0)) {
                         manager_sample_cpu(m, w, now);
                         idle_iv = MIN(idle_iv, idle_sample_interval(w));
@@ -719,7 +752,18 @@ static int bus_reload(void *userdata, sd_bus_error *error) {
         return manager_reload(userdata);
 }
 
+static bool bus_amqp_stats(void *userdata, AmqpStats *ret) {
+        Manager *m = userdata;
+
+        *ret = (AmqpStats){};
+        if (!m->amqp)
+                return false;
+        amqp_link_stats(m->amqp, ret);
+        return true;
+}
+
 const BusOps manager_bus_ops = {
+        .amqp_stats = bus_amqp_stats,
         .find_worker = bus_find_worker,
         .n_workers = bus_n_workers,
         .worker_at = bus_worker_at,

@@ -500,6 +500,13 @@ void manager_update_status(Manager *m) {
                           running, m->n_workers, failed, recycles);
 }
 
+/* Whether two [AMQP] sections set up the same publisher (all but SampleIntervalSec=). */
+static bool amqp_config_same_publisher(const AmqpConfig *a, const AmqpConfig *b) {
+        return a->enabled == b->enabled && streq_ptr(a->url, b->url) && streq_ptr(a->exchange, b->exchange) &&
+               streq_ptr(a->host, b->host) && streq_ptr(a->password_file, b->password_file) &&
+               streq_ptr(a->credential, b->credential) && a->outbox_size == b->outbox_size;
+}
+
 int manager_reload(Manager *m) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_free_ char *err = NULL;
@@ -521,6 +528,9 @@ int manager_reload(Manager *m) {
                 return r;
         }
         (void) manager_apply_dyno_limits(m);
+        if (!amqp_config_same_publisher(&m->config->amqp, &c->amqp))
+                log_notice("[AMQP] changed: the publisher keeps its connection settings until cgwatchd restarts "
+                           "(SampleIntervalSec= applies now).");
 
         /* Workers being removed keep pointing into the old config until they are freed. */
         Config **nr = realloc(m->retired, sizeof(Config *) * (m->n_retired + 1));
@@ -530,7 +540,7 @@ int manager_reload(Manager *m) {
         m->retired[m->n_retired++] = m->config;
         m->config = TAKE_PTR(c);
         r = manager_apply_config(m, /* reload= */ true);
-        m->sample_interval_usec = m->config->amqp.enabled ? m->config->amqp.sample_interval_usec : 0;
+        m->sample_interval_usec = m->amqp ? m->config->amqp.sample_interval_usec : 0;
         log_info("Configuration reloaded from %s.", m->config_path);
         (void) sd_notify(0, "READY=1");
         manager_update_status(m);
@@ -634,6 +644,11 @@ static int manager_setup_signals(Manager *m) {
         sigset_t ss;
         int r;
 
+        /* A write to a socket whose peer is gone (a TLS write of the AMQP publisher, a closed
+         * bus or notify peer) returns EPIPE instead of killing the daemon. Workers start with
+         * every signal at its default (spawn.c). */
+        (void) signal(SIGPIPE, SIG_IGN);
+
         sigemptyset(&ss);
         sigaddset(&ss, SIGTERM);
         sigaddset(&ss, SIGINT);
@@ -645,6 +660,31 @@ static int manager_setup_signals(Manager *m) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to watch signal %d: %m", handled[i]);
         }
+        return 0;
+}
+
+static void on_amqp_changed(void *userdata) {
+        Manager *m = userdata;
+
+        bus_amqp_changed(m->bus);
+}
+
+/* [AMQP]: the publisher, a sink like the journal. Without the section there is none (and no
+ * sampling timer: sample_interval_usec stays 0). */
+static int manager_setup_amqp(Manager *m) {
+        int r;
+
+        if (!m->config->amqp.enabled)
+                return 0;
+        m->dyno_name = amqp_link_dyno_name(m->config_path);
+        if (!m->dyno_name)
+                return log_oom();
+        r = amqp_link_new(m->event, &m->config->amqp, m->dyno_name, on_amqp_changed, m, &m->amqp);
+        if (r < 0)
+                return r;
+        r = announce_add_sink(&m->announcer, "amqp", amqp_link_emit, m->amqp);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the AMQP sink: %m");
         return 0;
 }
 
@@ -669,8 +709,6 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
                 log_error("%s", err ?: strerror(-r));
                 return -EINVAL;
         }
-        if (m->config->amqp.enabled)
-                log_warning("[AMQP] is configured, but this version does not stream to RabbitMQ yet; ignoring it.");
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -684,6 +722,9 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         r = announce_add_sink(&m->announcer, "journal", journal_sink_emit, NULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the journal sink: %m");
+        r = manager_setup_amqp(m);
+        if (r < 0)
+                return r;
 
         r = manager_setup_cgroups(m, o);
         if (r < 0)
@@ -708,7 +749,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         if (r < 0)
                 return r;
         /* Periodic samples only when something consumes them (the AMQP stream). */
-        m->sample_interval_usec = m->config->amqp.enabled ? m->config->amqp.sample_interval_usec : 0;
+        m->sample_interval_usec = m->amqp ? m->config->amqp.sample_interval_usec : 0;
         if (o->use_bus) {
                 r = bus_open(m->event, &m->root, m->bus_name, &manager_bus_ops, m, &m->bus);
                 if (r < 0)
@@ -739,6 +780,9 @@ int manager_run(Manager *m) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        /* First: it flushes what the last events queued. */
+        m->amqp = amqp_link_free(m->amqp);
+        free(m->dyno_name);
         bus_free(m->bus);
         for (size_t i = 0; i < m->n_workers; i++) {
                 monitor_watch_free(m->workers[i]->watch);

@@ -24,6 +24,7 @@
 #include "monitor.h"
 #include "notify.h"
 #include "policy.h"
+#include "sink-amqp.h"
 #include "worker.h"
 
 typedef struct Manager {
@@ -59,6 +60,8 @@ typedef struct Manager {
         Bus *bus;
         char *bus_name;
         Announcer announcer;
+        AmqpLink *amqp;  /* [AMQP]: the publisher; NULL without the section */
+        char *dyno_name; /* the routing keys' dyno word (amqp_link_dyno_name()) */
 
         usec_t sample_interval_usec; /* sample every worker this often; 0 = only on events */
         usec_t next_sample_usec;

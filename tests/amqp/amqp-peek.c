@@ -7,6 +7,8 @@
  *   amqp-peek drain URL QUEUE                    basic.get until the queue is empty; one line per
  *                                                message on stdout:
  *        ROUTING_KEY \t DELIVERY_MODE \t CONTENT_TYPE \t MESSAGE_ID \t APP_ID \t BODY
+ *   amqp-peek consume URL QUEUE                  basic.consume (no-ack), the same lines, flushed
+ *                                                one by one, until the connection ends (exit 0)
  *
  * Exit status 0, or 1 with the reason on stderr. */
 
@@ -31,6 +33,22 @@ static void print_bytes(amqp_bytes_t b) {
         fwrite(b.bytes, 1, b.len, stdout);
 }
 
+static void print_message(amqp_bytes_t routing_key, const amqp_message_t *msg) {
+        print_bytes(routing_key);
+        printf("\t%d\t", msg->properties._flags & AMQP_BASIC_DELIVERY_MODE_FLAG ? msg->properties.delivery_mode : 0);
+        if (msg->properties._flags & AMQP_BASIC_CONTENT_TYPE_FLAG)
+                print_bytes(msg->properties.content_type);
+        putchar('\t');
+        if (msg->properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+                print_bytes(msg->properties.message_id);
+        putchar('\t');
+        if (msg->properties._flags & AMQP_BASIC_APP_ID_FLAG)
+                print_bytes(msg->properties.app_id);
+        putchar('\t');
+        print_bytes(msg->body);
+        putchar('\n');
+}
+
 int main(int argc, char **argv) {
         struct amqp_connection_info ci;
         amqp_connection_state_t conn;
@@ -38,8 +56,9 @@ int main(int argc, char **argv) {
         amqp_rpc_reply_t r;
         char *url;
 
-        if (argc < 4 || (strcmp(argv[1], "setup") == 0 && argc != 6) || (strcmp(argv[1], "drain") == 0 && argc != 4)) {
-                fprintf(stderr, "usage: amqp-peek setup URL EXCHANGE QUEUE BINDING | drain URL QUEUE\n");
+        if (argc < 4 || (strcmp(argv[1], "setup") == 0 && argc != 6) ||
+            ((strcmp(argv[1], "drain") == 0 || strcmp(argv[1], "consume") == 0) && argc != 4)) {
+                fprintf(stderr, "usage: amqp-peek setup URL EXCHANGE QUEUE BINDING | drain|consume URL QUEUE\n");
                 return 2;
         }
         url = strdup(argv[2]);
@@ -59,6 +78,24 @@ int main(int argc, char **argv) {
         amqp_channel_open(conn, 1);
         if ((r = amqp_get_rpc_reply(conn)).reply_type != AMQP_RESPONSE_NORMAL)
                 return fail_reply("channel.open", r);
+
+        if (strcmp(argv[1], "consume") == 0) {
+                amqp_basic_consume(conn, 1, amqp_cstring_bytes(argv[3]), amqp_empty_bytes, 0, /* no_ack= */ 1, 0,
+                                   amqp_empty_table);
+                if ((r = amqp_get_rpc_reply(conn)).reply_type != AMQP_RESPONSE_NORMAL)
+                        return fail_reply("basic.consume", r);
+                for (;;) {
+                        amqp_envelope_t env;
+
+                        amqp_maybe_release_buffers(conn);
+                        r = amqp_consume_message(conn, &env, NULL, 0);
+                        if (r.reply_type != AMQP_RESPONSE_NORMAL)
+                                return 0; /* the broker went away: the caller starts us again */
+                        print_message(env.routing_key, &env.message);
+                        fflush(stdout);
+                        amqp_destroy_envelope(&env);
+                }
+        }
 
         if (strcmp(argv[1], "setup") == 0) {
                 amqp_exchange_declare(conn, 1, amqp_cstring_bytes(argv[3]), amqp_cstring_bytes("topic"), 0, 1, 0, 0,
@@ -83,24 +120,12 @@ int main(int argc, char **argv) {
                         if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
                                 break;
                         ok = r.reply.decoded;
-                        print_bytes(ok->routing_key);
+                        amqp_bytes_t key = amqp_bytes_malloc_dup(ok->routing_key);
                         r = amqp_read_message(conn, 1, &msg, 0);
                         if (r.reply_type != AMQP_RESPONSE_NORMAL)
                                 return fail_reply("read message", r);
-                        printf("\t%d\t", msg.properties._flags & AMQP_BASIC_DELIVERY_MODE_FLAG
-                                                 ? msg.properties.delivery_mode
-                                                 : 0);
-                        if (msg.properties._flags & AMQP_BASIC_CONTENT_TYPE_FLAG)
-                                print_bytes(msg.properties.content_type);
-                        putchar('\t');
-                        if (msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
-                                print_bytes(msg.properties.message_id);
-                        putchar('\t');
-                        if (msg.properties._flags & AMQP_BASIC_APP_ID_FLAG)
-                                print_bytes(msg.properties.app_id);
-                        putchar('\t');
-                        print_bytes(msg.body);
-                        putchar('\n');
+                        print_message(key, &msg);
+                        amqp_bytes_free(key);
                         amqp_destroy_message(&msg);
                         amqp_maybe_release_buffers(conn);
                 }

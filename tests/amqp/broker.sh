@@ -76,8 +76,9 @@ broker_start() {
                         tail -n 20 "$BROKER_DIR/log/server.out" >&2
                         return 1
                 fi
-                if [ $((SECONDS - t0)) -gt 180 ]; then
-                        echo "broker: not ready after 180 s; see $BROKER_DIR/log" >&2
+                if [ $((SECONDS - t0)) -gt "${BROKER_START_TIMEOUT:-180}" ]; then
+                        echo "broker: not ready after ${BROKER_START_TIMEOUT:-180} s; see $BROKER_DIR/log" >&2
+                        tail -n 20 "$BROKER_DIR/log/server.out" "$BROKER_DIR/log/"*.log >&2 2>/dev/null
                         return 1
                 fi
                 sleep 1

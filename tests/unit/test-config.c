@@ -86,6 +86,7 @@ static void test_defaults(void **state) {
         assert_string_equal(c->amqp.url, "amqp://guest:guest@127.0.0.1:5672/");
         assert_string_equal(c->amqp.exchange, "cgwatch");
         assert_int_equal(c->amqp.sample_interval_usec, 10 * USEC_PER_SEC);
+        assert_int_equal(c->amqp.outbox_size, 4096);
         c = config_free(c);
 
         /* Worker and supervisor defaults, as seen through a minimal file. */
@@ -671,6 +672,8 @@ static void test_value_errors(void **state) {
                 {W "Instances=99999999999999999999999\n",
                  "test.conf:3: Instances: invalid number \"99999999999999999999999\" (must be between 1 and 1000)"},
                 {W "Instances=2x\n", "test.conf:3: Instances: invalid number \"2x\""},
+                {"[AMQP]\nOutboxSize=0\n",
+                 "test.conf:2: OutboxSize: invalid number \"0\" (must be between 1 and 1048576)"},
                 {"[Supervisor s]\nMaxRestarts=-1\n", "test.conf:2: MaxRestarts: invalid number \"-1\""},
                 {"[Supervisor s]\nMaxRestarts=0x10\n", "test.conf:2: MaxRestarts: invalid number \"0x10\""},
                 {"[Supervisor s]\nMaxRestarts=4294967296\n",
@@ -1571,7 +1574,7 @@ static void test_amqp_secrets(void **state) {
                                                      "Host=web1.example.com\n"
                                                      "Credential=amqp-password\n"
                                                      "PasswordFile=/etc/cgwatch/amqp.pw\n");
-        _cleanup_(config_freep) Config *c2 = parse_ok("[AMQP]\nPasswordFile=/x\nCredential=pw\n");
+        _cleanup_(config_freep) Config *c2 = parse_ok("[AMQP]\nPasswordFile=/x\nCredential=pw\nOutboxSize=64\n");
         _cleanup_(config_freep) Config *c3 = parse_ok("[AMQP]\nCredential=pw\nHost=h\nCredential=\nHost=\n");
         _cleanup_free_ char *out = NULL, *out2 = NULL;
 
@@ -1586,11 +1589,11 @@ static void test_amqp_secrets(void **state) {
 
         out = dump(c, SIZE_UNSET);
         assert_contains(out, "amqp: amqp://cg:***@mq.example:5672/%2f exchange cgwatch, host web1.example.com, "
-                             "samples every 10s, password from file /etc/cgwatch/amqp.pw\n");
+                             "samples every 10s, outbox 4096, password from file /etc/cgwatch/amqp.pw\n");
         assert_null(strstr(out, "s3cret"));
         out2 = dump(c2, SIZE_UNSET);
         assert_contains(out2, "amqp: amqp://guest:***@127.0.0.1:5672/ exchange cgwatch, host (hostname), samples "
-                              "every 10s, password from credential pw\n");
+                              "every 10s, outbox 64, password from credential pw\n");
 
         assert_redacted("amqp://u:p@h/", "amqp://u:***@h/");
         assert_redacted("amqps://u@h:5671/v", "amqps://u@h:5671/v");

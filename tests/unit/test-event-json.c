@@ -259,6 +259,7 @@ static void test_started_exact(void **state) {
         e.budget_bytes = 64 << 20;
         e.dyno_current_bytes = 1048576;
         e.dyno_limit_bytes = UINT64_MAX;
+        e.memory_high = 62 << 20;
 
         assert_int_equal(event_json_format_event(&e, &ctx, &body), 0);
         assert_string_equal(
@@ -269,7 +270,7 @@ static void test_started_exact(void **state) {
                 "\"host\":\"web1\",\"dyno\":\"seed\",\"worker\":\"pusher\",\"supervisor\":\"dam\",\"cgroup\":\"dam/"
                 "pusher\",\"incarnation\":1,\"pid\":917,\"monotonic_usec\":5000000,\"restarts\":0,\"recycles\":0,"
                 "\"reason\":null,\"memory_current_bytes\":0,\"budget_bytes\":67108864,\"dyno_current_bytes\":1048576,"
-                "\"dyno_limit_bytes\":null}}");
+                "\"dyno_limit_bytes\":null,\"memory_high_bytes\":65011712}}");
 }
 
 static void test_exited(void **state) {
@@ -317,7 +318,7 @@ static void test_exited(void **state) {
 }
 
 static void test_other_types(void **state) {
-        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *f = NULL;
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *f = NULL, *g = NULL, *h = NULL, *i = NULL;
         Event e = EVENT_INIT(EVENT_STATE_CHANGED);
         json_object *o;
 
@@ -372,6 +373,34 @@ static void test_other_types(void **state) {
         assert_bool(o, "data.daemon_fault", true);
         assert_json_null(o, "data.budget_bytes");
         json_object_put(o);
+
+        /* What the fleet view reads: who leaks, and how fast. */
+        e = EVENT_INIT(EVENT_LEAK_VERDICT);
+        e.worker = "queuer";
+        e.growth_bytes_per_sec = 1048576;
+        e.lifetimes = 3;
+        assert_int_equal(event_json_format_event(&e, &ctx, &g), 0);
+        o = parse(g);
+        assert_str(o, "type", "org.cgwatch.worker.leak-verdict");
+        assert_i64(o, "data.growth_bytes_per_sec", 1048576);
+        assert_i64(o, "data.lifetimes", 3);
+        json_object_put(o);
+
+        e = EVENT_INIT(EVENT_OOM_KILL);
+        e.worker = "queuer";
+        e.oom_kills = 2;
+        assert_int_equal(event_json_format_event(&e, &ctx, &h), 0);
+        o = parse(h);
+        assert_i64(o, "data.oom_kills", 2);
+        json_object_put(o);
+
+        e = EVENT_INIT(EVENT_STOP_TIMEOUT);
+        e.worker = "queuer";
+        e.timeout_usec = 10 * USEC_PER_SEC;
+        assert_int_equal(event_json_format_event(&e, &ctx, &i), 0);
+        o = parse(i);
+        assert_u64(o, "data.timeout_usec", 10000000);
+        json_object_put(o);
 }
 
 static void test_sample(void **state) {
@@ -386,6 +415,12 @@ static void test_sample(void **state) {
                 .file_bytes = 9 << 20,
                 .budget_bytes = UINT64_MAX,
                 .peak_bytes = 60 << 20,
+                .state = "running",
+                .restarts = 1,
+                .recycles = 4,
+                .lifetimes = 5,
+                .leaking = true,
+                .leak_rate_bytes_per_sec = 2097152,
         };
         _cleanup_free_ char *body = NULL, *bad = NULL;
         json_object *o;
@@ -406,7 +441,13 @@ static void test_sample(void **state) {
         assert_u64(o, "data.file_bytes", 9437184);
         assert_json_null(o, "data.budget_bytes");
         assert_u64(o, "data.peak_bytes", 62914560);
-        assert_int_equal(json_object_object_length(field(o, "data")), 13);
+        assert_str(o, "data.state", "running");
+        assert_i64(o, "data.restarts", 1);
+        assert_i64(o, "data.recycles", 4);
+        assert_i64(o, "data.lifetimes", 5);
+        assert_bool(o, "data.leaking", true);
+        assert_i64(o, "data.leak_rate_bytes_per_sec", 2097152);
+        assert_int_equal(json_object_object_length(field(o, "data")), 19);
         json_object_put(o);
 
         r.worker = NULL;
