@@ -25,7 +25,8 @@
         X(stop) \
         X(start) \
         X(set_budget) \
-        X(reload)
+        X(reload) \
+        X(fleet)
 /* clang-format on */
 
 #define DECLARE(id) extern const CtlCommand ctl_command_##id;
