@@ -126,6 +126,17 @@ ssize_t cgroup_read_fd(int fd, char *buf, size_t size) {
                 got += (size_t) n;
         }
         buf[got] = 0;
+        /* A file that does not fit is refused rather than cut: a line cut mid-number ("anon 12"
+         * of "anon 1234567") would parse as a wrong figure, not as an error. */
+        if (got == size - 1) {
+                char c;
+                ssize_t n;
+                do
+                        n = pread(fd, &c, 1, (off_t) got);
+                while (n < 0 && errno == EINTR);
+                if (n > 0)
+                        return -EFBIG;
+        }
         return (ssize_t) got;
 }
 
@@ -326,20 +337,24 @@ int cgroup_kill(const CgroupRoot *r, const char *path) {
         if (k != -ENOENT || faccessat(r->fd, rel(path), F_OK, 0) < 0)
                 return k;
 
-        /* No cgroup.kill (Linux < 5.14): SIGKILL each pid; new forks may race, so repeat a few times. */
+        /* No cgroup.kill (Linux < 5.14): SIGKILL each pid; new forks may race, so repeat a few times.
+         * The list is read as a stream: a fork bomb's may be longer than any buffer. */
         for (int round = 0; round < 8; round++) {
-                char buf[16384];
+                int fd = cgroup_open_file(r, path, "cgroup.procs", O_RDONLY);
                 bool any = false;
-                k = cgroup_read_file(r, path, "cgroup.procs", buf, sizeof buf);
-                if (k < 0)
-                        return k;
-                for (char *p = buf, *e; *p; p = e) {
-                        long pid = strtol(p, &e, 10);
-                        if (e == p)
-                                break;
+                long pid;
+                FILE *f;
+                if (fd < 0)
+                        return fd;
+                f = fdopen(fd, "re");
+                if (!f) {
+                        safe_close(fd);
+                        return -errno;
+                }
+                while (fscanf(f, "%ld", &pid) == 1)
                         if (pid > 0 && kill((pid_t) pid, SIGKILL) == 0)
                                 any = true;
-                }
+                fclose(f);
                 if (!any)
                         break;
         }

@@ -60,7 +60,8 @@ int cgroup_open_dir(const CgroupRoot *r, const char *path);
 /* Opens a file of a node, e.g. "memory.events" (read-only) or "memory.pressure" (read-write). */
 int cgroup_open_file(const CgroupRoot *r, const char *path, const char *file, int flags);
 
-/* Reads a whole (small) file by fd from offset 0 into buf (NUL-terminated). Returns length. */
+/* Reads a whole (small) file by fd from offset 0 into buf (NUL-terminated). Returns its length,
+ * -EFBIG if it does not fit into size - 1 bytes (nothing partial is handed on), or -errno. */
 ssize_t cgroup_read_fd(int fd, char *buf, size_t size);
 
 /* Reads/writes a node's file by name. */

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "cgroup-parse.h"
 #include "cgroup.h"
 
 typedef struct FakeFile {
@@ -192,12 +193,114 @@ static void test_read_fd(void **state) {
         char small[8];
         int fd = cgroup_open_file(r, "svc/dyno", "memory.current", O_RDONLY);
         assert_true(fd >= 0);
-        /* Truncated to the buffer, NUL-terminated, and re-readable from offset 0. */
-        assert_int_equal(cgroup_read_fd(fd, small, sizeof small), 7);
-        assert_string_equal(small, "5242880");
-        assert_int_equal(cgroup_read_fd(fd, small, sizeof small), 7);
+        /* A file larger than the buffer is refused, never cut ("52428800\n" is 9 bytes); one
+         * that fits is NUL-terminated and re-readable from offset 0. */
+        assert_int_equal(cgroup_read_fd(fd, small, sizeof small), -EFBIG);
+        char fits[10];
+        assert_int_equal(cgroup_read_fd(fd, fits, sizeof fits), 9);
+        assert_string_equal(fits, "52428800\n");
+        assert_int_equal(cgroup_read_fd(fd, fits, sizeof fits), 9);
+        assert_int_equal(cgroup_read_fd(fd, small, sizeof small), -EFBIG);
         assert_int_equal(cgroup_read_fd(fd, small, 0), -EINVAL);
         close(fd);
+}
+
+/* Kernel files from a fake tree, truncated and oversized, through the readers the daemon uses
+ * (cgroup_read_u64; cgroup_read_file into the daemon's buffer sizes, then the parser): every one
+ * is an error, never a wrong figure. */
+static void test_hostile_kernel_files(void **state) {
+        CgroupRoot *r = *state;
+        char buf[8192], *big;
+        MemoryStat st;
+        MemoryEvents ev;
+        MemoryPressure mp;
+        uint64_t v = 7;
+
+        /* memory.current: empty, cut, garbage, overflowing, oversized */
+        static const struct {
+                const char *content;
+                int error;
+        } current[] = {
+                {"", -EINVAL},
+                {"\n", -EINVAL},
+                {"52428800 1\n", -EINVAL},
+                {"-1\n", -EINVAL},
+                {"0x10\n", -EINVAL},
+                {"ma", -EINVAL},
+                {"18446744073709551616\n", -ERANGE},
+                {"99999999999999999999999999999999\n", -ERANGE},
+                {"11111111111111111111111111111111111111111111111111111111111111111111\n", -EFBIG},
+        };
+        for (size_t i = 0; i < sizeof current / sizeof current[0]; i++) {
+                write_file("svc/dyno/memory.current", current[i].content);
+                v = 7;
+                assert_int_equal(cgroup_read_u64(r, "svc/dyno", "memory.current", &v), current[i].error);
+                assert_int_equal(v, 7); /* untouched */
+        }
+
+        /* memory.stat: cut before the required "file" line, cut mid-key, empty, oversized */
+        write_file("svc/dyno/memory.stat", "anon 1048576\nfi");
+        assert_int_equal(cgroup_read_file(r, "svc/dyno", "memory.stat", buf, sizeof buf), 0);
+        assert_int_equal(memory_stat_parse(buf, strlen(buf), &st), -EINVAL);
+        write_file("svc/dyno/memory.stat", "anon 1048576\nfile ");
+        assert_int_equal(cgroup_read_file(r, "svc/dyno", "memory.stat", buf, sizeof buf), 0);
+        assert_int_equal(memory_stat_parse(buf, strlen(buf), &st), -EINVAL);
+        write_file("svc/dyno/memory.stat", "");
+        assert_int_equal(cgroup_read_file(r, "svc/dyno", "memory.stat", buf, sizeof buf), 0);
+        assert_int_equal(memory_stat_parse(buf, strlen(buf), &st), -EINVAL);
+        /* 64 KiB: a kernel with many more keys than today's; the tail ("anon") must not be lost
+         * silently, so the read fails as a whole. */
+        big = malloc(65536 + 64);
+        assert_non_null(big);
+        size_t n = 0;
+        while (n < 65536)
+                n += (size_t) sprintf(big + n, "future_key_%zu 1\n", n);
+        strcpy(big + n, "anon 1\nfile 2\n");
+        write_file("svc/dyno/memory.stat", big);
+        assert_int_equal(cgroup_read_file(r, "svc/dyno", "memory.stat", buf, sizeof buf), -EFBIG);
+        /* exactly what fits (sizeof buf - 1 bytes) still reads and parses */
+        memset(big, 0, 65536 + 64);
+        strcpy(big, "anon 1\nfile 2\n");
+        n = strlen(big);
+        while (n < sizeof buf - 1 - 8)
+                n += (size_t) sprintf(big + n, "pad %zu\n", n % 10);
+        while (n < sizeof buf - 1)
+                big[n++] = '\n';
+        big[n] = 0;
+        write_file("svc/dyno/memory.stat", big);
+        assert_int_equal(cgroup_read_file(r, "svc/dyno", "memory.stat", buf, sizeof buf), 0);
+        assert_int_equal(strlen(buf), sizeof buf - 1);
+        assert_int_equal(memory_stat_parse(buf, strlen(buf), &st), 0);
+        assert_int_equal(st.anon, 1);
+        assert_int_equal(st.file, 2);
+        free(big);
+
+        /* memory.events (the monitor reads it into 512 bytes): cut before oom_kill, oversized */
+        write_file("svc/dyno/memory.events", "low 0\nhigh 5\nmax 0\noom 0\noom_k");
+        assert_int_equal(cgroup_read_file(r, "svc/dyno", "memory.events", buf, 512), 0);
+        assert_int_equal(memory_events_parse(buf, strlen(buf), &ev), -EINVAL);
+        write_file("svc/dyno/memory.events", "low 0\nhigh 5\nmax 0\noom 0\noom_kill 184467440737095516150\n");
+        assert_int_equal(cgroup_read_file(r, "svc/dyno", "memory.events", buf, 512), 0);
+        assert_int_equal(memory_events_parse(buf, strlen(buf), &ev), -ERANGE);
+        char events[1024];
+        n = (size_t) sprintf(events, "low 0\nhigh 5\nmax 0\noom 0\n");
+        while (n < 600)
+                n += (size_t) sprintf(events + n, "x%zu 0\n", n);
+        strcpy(events + n, "oom_kill 1\n");
+        write_file("svc/dyno/memory.events", events);
+        assert_int_equal(cgroup_read_file(r, "svc/dyno", "memory.events", buf, 512), -EFBIG);
+
+        /* memory.pressure: cut in the "some" line, missing it, oversized */
+        write_file("svc/dyno/memory.pressure", "some avg10=0.00 avg60=");
+        assert_int_equal(cgroup_read_file(r, "svc/dyno", "memory.pressure", buf, 512), 0);
+        assert_int_equal(memory_pressure_parse(buf, strlen(buf), &mp), -EINVAL);
+        write_file("svc/dyno/memory.pressure", "full avg10=1.00 avg60=0.00 avg300=0.00 total=5\n");
+        assert_int_equal(cgroup_read_file(r, "svc/dyno", "memory.pressure", buf, 512), 0);
+        assert_int_equal(memory_pressure_parse(buf, strlen(buf), &mp), -EINVAL);
+        memset(events, ' ', 1000);
+        events[1000] = 0;
+        write_file("svc/dyno/memory.pressure", events);
+        assert_int_equal(cgroup_read_file(r, "svc/dyno", "memory.pressure", buf, 512), -EFBIG);
 }
 
 static void test_remove_recursive(void **state) {
@@ -218,6 +321,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_values, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_create_existing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_fd, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hostile_kernel_files, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_remove_recursive, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
