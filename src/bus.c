@@ -176,6 +176,89 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         return sd_bus_reply_method_return(msg, NULL);
 }
 
+static int append_history(sd_bus_message *reply, const HistorySeries *s, usec_t since) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', CGWATCH_HISTORY_SAMPLE_TYPE);
+        if (r < 0)
+                return r;
+        for (size_t i = s ? history_series_samples_since(s, since) : 0; s && i < s->samples.n; i++) {
+                const HistorySample *x = history_ring_get(&s->samples, i);
+                r = sd_bus_message_append(reply, CGWATCH_HISTORY_SAMPLE_TYPE, (uint64_t) x->realtime_usec,
+                                          x->memory_current_bytes, x->anon_bytes, x->file_bytes, x->peak_bytes,
+                                          x->budget_bytes);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', CGWATCH_HISTORY_EVENT_TYPE);
+        if (r < 0)
+                return r;
+        for (size_t i = s ? history_series_events_since(s, since) : 0; s && i < s->events.n; i++) {
+                const HistoryEvent *x = history_ring_get(&s->events, i);
+                const char *reason = x->reason == RECYCLE_NONE ? "" : recycle_reason_to_string(x->reason);
+                r = sd_bus_message_append(reply, CGWATCH_HISTORY_EVENT_TYPE, (uint64_t) x->realtime_usec,
+                                          event_type_to_string(x->type) ?: "", reason ?: "", x->memory_bytes,
+                                          x->budget_bytes);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int method_get_history(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Bus *b = userdata;
+        const HistorySeries *s;
+        const char *name;
+        uint64_t since;
+        int r;
+
+        r = sd_bus_message_read(msg, "st", &name, &since);
+        if (r < 0)
+                return r;
+        s = history_find(b->ops->history(b->userdata), name);
+        /* A configured worker without samples yet has an empty history; an unknown name is an error. */
+        if (!s && !streq(name, CGWATCH_HISTORY_DYNO) && !worker_from_name(b, name, error))
+                return -ENOENT;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = append_history(reply, s, since);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_recycle_counts(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Bus *b = userdata;
+        const History *h = b->ops->history(b->userdata);
+        int r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', CGWATCH_RECYCLE_COUNT_TYPE);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; h && i < h->n; i++)
+                for (RecycleReason k = 0; k < _RECYCLE_REASON_MAX; k++) {
+                        if (h->series[i]->recycles[k] == 0 || !recycle_reason_to_string(k))
+                                continue;
+                        r = sd_bus_message_append(reply, CGWATCH_RECYCLE_COUNT_TYPE, h->series[i]->name,
+                                                  recycle_reason_to_string(k), h->series[i]->recycles[k]);
+                        if (r < 0)
+                                return r;
+                }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 static int property_dyno(sd_bus *bus, const char *path, const char *interface, const char *property,
                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
@@ -278,6 +361,12 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_NAMES("StopWorker", "s", SD_BUS_PARAM(name), NULL, , method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("StartWorker", "s", SD_BUS_PARAM(name), NULL, , method_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reload", NULL, NULL, method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("GetHistory", "st", SD_BUS_PARAM(name) SD_BUS_PARAM(since_usec),
+                                 "a" CGWATCH_HISTORY_SAMPLE_TYPE "a" CGWATCH_HISTORY_EVENT_TYPE,
+                                 SD_BUS_PARAM(samples) SD_BUS_PARAM(events), method_get_history,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("GetRecycleCounts", NULL, , "a" CGWATCH_RECYCLE_COUNT_TYPE, SD_BUS_PARAM(counts),
+                                 method_get_recycle_counts, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_NAMES("WorkerRecycled", "sstt",
                                  SD_BUS_PARAM(name) SD_BUS_PARAM(reason) SD_BUS_PARAM(memory_bytes) SD_BUS_PARAM(budget_bytes), 0),
         SD_BUS_VTABLE_END,

@@ -14,6 +14,7 @@
 #include "amqp.h"
 #include "cgroup.h"
 #include "event.h"
+#include "history.h"
 #include "worker.h"
 
 typedef struct Bus Bus;
@@ -32,6 +33,8 @@ typedef struct BusOps {
         void (*dyno)(void *userdata, BusDynoFacts *ret);
         /* The AMQP publisher's counters; false (and *ret zeroed) when [AMQP] is not configured. */
         bool (*amqp_stats)(void *userdata, AmqpStats *ret);
+        /* The memory history (history.h): one series by name ("" = the dyno), NULL if none. */
+        const History *(*history)(void *userdata);
         /* The writes (the caller's uid 0 is checked here first). Return 0 or a negative errno,
          * setting `error` for a precise message. */
         int (*set_budget)(void *userdata, Worker *w, uint64_t bytes, bool runtime, sd_bus_error *error);

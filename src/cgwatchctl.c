@@ -26,7 +26,10 @@
         X(start) \
         X(set_budget) \
         X(reload) \
-        X(fleet)
+        X(fleet) \
+        X(history) \
+        X(plot) \
+        X(metrics)
 /* clang-format on */
 
 #define DECLARE(id) extern const CtlCommand ctl_command_##id;

@@ -503,6 +503,7 @@ static const ConfigItem config_items[] = {
         {SECTION_DYNO, "MemoryPressure", item_pressure, D(pressure)},
         {SECTION_DYNO, "RecycleCooldownSec", item_duration, D(recycle_cooldown_usec)},
         {SECTION_DYNO, "RecyclesCountAsRestarts", item_bool, D(recycles_count_as_restarts)},
+        {SECTION_DYNO, "SampleIntervalSec", item_duration, D(sample_interval_usec), FLAG_INFINITY_IS_OFF},
 
         {SECTION_SUPERVISOR, "Strategy", item_strategy, S(strategy)},
         {SECTION_SUPERVISOR, "Supervisor", item_supervisor_ref, S(parent), FLAG_WHERE, .where = S(parent_where)},

@@ -624,6 +624,8 @@ void config_dump(const Config *c, uint64_t dyno_limit_bytes, FILE *f) {
         fputs("  pressure ", f);
         dump_pressure(f, &c->dyno.pressure);
         fputc('\n', f);
+        if (c->dyno.sample_interval_usec > 0)
+                fprintf(f, "  history samples every %s\n", format_duration(a, c->dyno.sample_interval_usec));
 
         /* Workers directly under the dyno (or naming a supervisor that does not exist) first, then
          * the supervisors at the top of the tree (or naming a parent that does not exist). */

@@ -57,6 +57,7 @@ typedef struct DynoConfig {
         PressureConfig pressure;         /* MemoryPressure= (dyno node); default "some 150ms 1s" */
         usec_t recycle_cooldown_usec;    /* RecycleCooldownSec=: hold-off after a dyno-level recycle; default 1 s */
         bool recycles_count_as_restarts; /* RecyclesCountAsRestarts=; default no */
+        usec_t sample_interval_usec;     /* SampleIntervalSec=: history samples; 0 = off (default) */
 } DynoConfig;
 
 typedef struct SupervisorConfig {

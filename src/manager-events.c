@@ -473,6 +473,55 @@ static void manager_report_oom_kills(Manager *m, Worker *w) {
         manager_handle_event(m, w, &e);
 }
 
+/* A sample into the history: periodic (every SampleIntervalSec), or after a memory event (the
+ * history keeps at most one of those per second per series). */
+static void manager_history_record(Manager *m, const char *name, const MemorySample *ms, uint64_t budget,
+                                   usec_t realtime, bool periodic) {
+        HistorySample s = {
+                .realtime_usec = realtime,
+                .memory_current_bytes = ms->current,
+                .anon_bytes = ms->anon,
+                .file_bytes = ms->file,
+                .peak_bytes = ms->peak,
+                .budget_bytes = budget,
+        };
+        if (history_add_sample(m->history, name, &s, periodic ? HISTORY_PERIODIC : HISTORY_MEMORY_EVENT) < 0)
+                log_debug("Out of memory for the history of %s, dropping a sample.", name[0] ? name : "the dyno");
+}
+
+int manager_history_sample(void *userdata, const char *name, HistorySample *ret) {
+        Manager *m = userdata;
+        MemoryWatch *watch;
+        uint64_t budget;
+        int r;
+
+        if (streq(name, HISTORY_DYNO)) {
+                watch = m->dyno_watch;
+                budget = m->dyno_limit_bytes;
+        } else {
+                /* The worker being recycled is the one the dispatcher is announcing. */
+                Worker *w = m->dispatching && streq(m->dispatching->name, name) ? m->dispatching
+                                                                                : manager_find_worker(m, name);
+                if (!w)
+                        return -ENOENT;
+                watch = w->watch;
+                budget = w->budget_bytes;
+        }
+        if (!watch)
+                return -ENOENT;
+        r = monitor_watch_sample(watch);
+        if (r < 0)
+                return r;
+        *ret = (HistorySample){
+                .memory_current_bytes = watch->sample.current,
+                .anon_bytes = watch->sample.anon,
+                .file_bytes = watch->sample.file,
+                .peak_bytes = watch->sample.peak,
+                .budget_bytes = budget,
+        };
+        return 0;
+}
+
 /* /proc/meminfo: how much memory the whole machine (or container) still has. */
 static void host_meminfo(Manager *m, uint64_t *ret_total, uint64_t *ret_available) {
         char path[PATH_MAX], buf[4096];
@@ -525,8 +574,7 @@ void manager_evaluate(void *userdata, usec_t trigger_usec) {
 
         if (m->shutting_down)
                 return;
-        if (dw)
-                (void) monitor_watch_sample(dw);
+        bool dyno_dirty = dw && dw->dirty, dyno_sampled = dw && monitor_watch_sample(dw) >= 0;
         DynoSample dyno = {
                 .memory_current = dw ? dw->sample.current : 0,
                 .unreclaimable = dw ? dw->sample.unreclaimable : 0,
@@ -542,6 +590,9 @@ void manager_evaluate(void *userdata, usec_t trigger_usec) {
         bool sample_all = m->sample_interval_usec > 0 && now >= m->next_sample_usec;
         if (sample_all)
                 m->next_sample_usec = now + m->sample_interval_usec;
+        usec_t realtime = now_realtime_usec();
+        if (dyno_sampled && (sample_all || dyno_dirty))
+                manager_history_record(m, HISTORY_DYNO, &dw->sample, m->dyno_limit_bytes, realtime, sample_all);
         if (m->sample_interval_usec > 0)
                 idle_iv = MIN(idle_iv, m->next_sample_usec > now ? m->next_sample_usec - now : 0);
         /* Near the dyno's limit every worker's figure matters for choosing the offender. */
@@ -556,12 +607,15 @@ void manager_evaluate(void *userdata, usec_t trigger_usec) {
                 manager_check_drain(m, w);
                 uint64_t above = idle_early_above(w);
                 /* The periodic sample covers every worker with a node, a draining one too. */
-                bool read = ww && (sample_all || (cand && (ww->dirty || full || above > 0)));
+                bool dirty = ww && ww->dirty;
+                bool read = ww && (sample_all || (cand && (dirty || full || above > 0)));
                 if (read && monitor_watch_sample(ww) >= 0) {
                         if (cand)
                                 growth_track_add(&w->growth, now, ww->sample.unreclaimable);
                         if (sample_all)
                                 manager_publish_sample(m, w);
+                        if (sample_all || dirty)
+                                manager_history_record(m, w->name, &ww->sample, w->budget_bytes, realtime, sample_all);
                 }
                 if (cand && (w->cfg->idle_timeout_usec > 0 || above > 0)) {
                         manager_sample_cpu(m, w, now);
@@ -667,6 +721,10 @@ static void bus_dyno(void *userdata, BusDynoFacts *ret) {
         };
 }
 
+static const History *bus_history(void *userdata) {
+        return ((Manager *) userdata)->history;
+}
+
 /* SetBudget: at least BUDGET_FLOOR_BYTES (4 MiB: below that a worker cannot even load its
  * program, and recycling it would free nothing), at most the dyno's MemoryLimit. A budget below
  * what the worker holds now is allowed: it is how an operator asks for a budget recycle. */
@@ -768,6 +826,7 @@ const BusOps manager_bus_ops = {
         .n_workers = bus_n_workers,
         .worker_at = bus_worker_at,
         .dyno = bus_dyno,
+        .history = bus_history,
         .set_budget = bus_set_budget,
         .worker_op = bus_worker_op,
         .reload = bus_reload,

@@ -48,6 +48,12 @@ static int array_push(void ***a, size_t *n, void *p) {
         return 0;
 }
 
+usec_t manager_sample_interval(const Config *c) {
+        if (c->dyno.sample_interval_usec > 0)
+                return c->dyno.sample_interval_usec;
+        return c->amqp.enabled ? c->amqp.sample_interval_usec : 0;
+}
+
 uint64_t manager_dyno_drain_high(const Manager *m) {
         return m->recycle_at_bytes + (m->dyno_limit_bytes - m->recycle_at_bytes) / 2;
 }
@@ -449,6 +455,7 @@ static int on_gc(sd_event_source *s, void *userdata) {
                 if (removing && !worker_state_is_active(w->state) && w->state != WORKER_BACKOFF && !w->retiree) {
                         w->watch = monitor_watch_free(w->watch);
                         (void) cgroup_remove(&m->root, w->cgroup_path);
+                        history_forget(m->history, w->name);
                         worker_free(w);
                         continue;
                 }
@@ -540,7 +547,7 @@ int manager_reload(Manager *m) {
         m->retired[m->n_retired++] = m->config;
         m->config = TAKE_PTR(c);
         r = manager_apply_config(m, /* reload= */ true);
-        m->sample_interval_usec = m->amqp ? m->config->amqp.sample_interval_usec : 0;
+        m->sample_interval_usec = manager_sample_interval(m->config);
         log_info("Configuration reloaded from %s.", m->config_path);
         (void) sd_notify(0, "READY=1");
         manager_update_status(m);
@@ -670,7 +677,7 @@ static void on_amqp_changed(void *userdata) {
 }
 
 /* [AMQP]: the publisher, a sink like the journal. Without the section there is none (and no
- * sampling timer: sample_interval_usec stays 0). */
+ * sampling timer unless [Dyno] SampleIntervalSec= asks for the history's samples). */
 static int manager_setup_amqp(Manager *m) {
         int r;
 
@@ -725,6 +732,12 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         r = manager_setup_amqp(m);
         if (r < 0)
                 return r;
+        m->history = history_new(manager_history_sample, m);
+        if (!m->history)
+                return log_oom();
+        r = announce_add_sink(&m->announcer, "history", history_sink_emit, m->history);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the history sink: %m");
 
         r = manager_setup_cgroups(m, o);
         if (r < 0)
@@ -748,8 +761,8 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         r = manager_apply_config(m, /* reload= */ false);
         if (r < 0)
                 return r;
-        /* Periodic samples only when something consumes them (the AMQP stream). */
-        m->sample_interval_usec = m->amqp ? m->config->amqp.sample_interval_usec : 0;
+        /* Periodic samples only when configured: history, and the AMQP stream. */
+        m->sample_interval_usec = manager_sample_interval(m->config);
         if (o->use_bus) {
                 r = bus_open(m->event, &m->root, m->bus_name, &manager_bus_ops, m, &m->bus);
                 if (r < 0)
@@ -790,6 +803,7 @@ Manager *manager_free(Manager *m) {
         }
         free(m->workers);
         free(m->samples);
+        history_free(m->history);
         for (size_t i = 0; i < m->n_groups; i++)
                 group_free(m->groups[i]);
         free(m->groups);

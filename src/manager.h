@@ -21,6 +21,7 @@
 #include "bus.h"
 #include "cgroup.h"
 #include "config.h"
+#include "history.h"
 #include "monitor.h"
 #include "notify.h"
 #include "policy.h"
@@ -60,10 +61,11 @@ typedef struct Manager {
         Bus *bus;
         char *bus_name;
         Announcer announcer;
-        AmqpLink *amqp;  /* [AMQP]: the publisher; NULL without the section */
-        char *dyno_name; /* the routing keys' dyno word (amqp_link_dyno_name()) */
+        AmqpLink *amqp;   /* [AMQP]: the publisher; NULL without the section */
+        char *dyno_name;  /* the routing keys' dyno word (amqp_link_dyno_name()) */
+        History *history; /* memory over time, for GetHistory (a sink, and fed samples below) */
 
-        usec_t sample_interval_usec; /* sample every worker this often; 0 = only on events */
+        usec_t sample_interval_usec; /* manager_sample_interval(): sample every worker this often; 0 = only on events */
         usec_t next_sample_usec;
         usec_t trigger_usec; /* the kernel event behind the pass being evaluated */
         Worker *dispatching; /* the worker whose recycle the dispatcher is announcing */
@@ -97,6 +99,11 @@ void manager_schedule_gc(Manager *m);
 void manager_update_status(Manager *m);
 /* Writes `path`.d/50-budget-NAME.conf so a budget set over D-Bus survives restarts. */
 int manager_persist_budget(Manager *m, Worker *w, uint64_t bytes);
+/* The one sampling interval: [Dyno] SampleIntervalSec=, else [AMQP] SampleIntervalSec= when
+ * [AMQP] is configured, else 0 (no periodic wakeup). */
+usec_t manager_sample_interval(const Config *c);
+/* history.h's HistorySampleFn: fresh figures of a worker's node (or the dyno's). */
+int manager_history_sample(void *userdata, const char *name, HistorySample *ret);
 /* The dyno's memory.high while a worker drains: halfway from RecycleAt to MemoryLimit. */
 uint64_t manager_dyno_drain_high(const Manager *m);
 

@@ -13,6 +13,17 @@
  * org.cgwatch1 (src/dyno-name.h); the object paths and interfaces are the same. */
 #define CGWATCH_DYNO_BUS_NAME_PREFIX "org.cgwatch1.dyno"
 
+/* Manager.GetHistory(s name, t since_usec) -> (a(tttttt) samples, a(tsstt) events): the daemon's
+ * memory history of one worker (name "" = the dyno), records at or after since_usec (CLOCK_REALTIME
+ * microseconds; 0 = all). A sample is (time, memory.current, anon, file, memory.peak, budget; the
+ * dyno's budget field is its MemoryLimit; UINT64_MAX = none); an event is (time, type as in
+ * cgwatch-events(7), recycle reason or "", memory bytes, budget bytes). Manager.GetRecycleCounts()
+ * -> a(sst): (worker, reason, recycles since the daemon started), non-zero counts only. */
+#define CGWATCH_HISTORY_SAMPLE_TYPE  "(tttttt)"
+#define CGWATCH_HISTORY_EVENT_TYPE   "(tsstt)"
+#define CGWATCH_RECYCLE_COUNT_TYPE   "(sst)"
+#define CGWATCH_HISTORY_DYNO         ""
+
 /* cgwatchd's exit status when the dyno exceeded its own restart intensity (cgwatchd(8)). */
 #define CGWATCH_EXIT_DYNO_GAVE_UP 3
 

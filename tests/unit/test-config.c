@@ -80,6 +80,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c->dyno.pressure.window_usec, USEC_PER_SEC);
         assert_int_equal(c->dyno.recycle_cooldown_usec, USEC_PER_SEC);
         assert_false(c->dyno.recycles_count_as_restarts);
+        assert_int_equal(c->dyno.sample_interval_usec, 0);
         assert_int_equal(c->n_supervisors, 0);
         assert_int_equal(c->n_workers, 0);
         assert_false(c->amqp.enabled);
@@ -128,6 +129,13 @@ static void test_defaults(void **state) {
         assert_int_equal(w->pressure.stall_usec, 150 * USEC_PER_MSEC);
         assert_int_equal(w->pressure.window_usec, USEC_PER_SEC);
         assert_false(c->amqp.enabled);
+}
+
+static void test_sample_interval(void **state) {
+        _cleanup_(config_freep) Config *c = parse_ok("[Dyno]\nSampleIntervalSec=5s\n");
+        assert_int_equal(c->dyno.sample_interval_usec, 5 * USEC_PER_SEC);
+        _cleanup_(config_freep) Config *off = parse_ok("[Dyno]\nSampleIntervalSec=infinity\n");
+        assert_int_equal(off->dyno.sample_interval_usec, 0);
 }
 
 static void test_every_key(void **state) {
@@ -1625,6 +1633,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_every_key),
+                cmocka_unit_test(test_sample_interval),
                 cmocka_unit_test(test_architecture_example),
                 cmocka_unit_test(test_comments),
                 cmocka_unit_test(test_continuation),
