@@ -8,6 +8,9 @@
 #
 #   broker_init DIR       pick ports, write the config; sets BROKER_PORT, BROKER_URL
 #   broker_start          start epmd (once) and the broker; wait until it accepts AMQP
+#                         (BROKER_READY=port: until its AMQP port accepts connections, which
+#                         RabbitMQ opens last, instead of asking rabbitmqctl: each rabbitmqctl
+#                         boots an Erlang VM, about a minute under emulation)
 #   broker_kill           SIGKILL the broker's Erlang VM (by PID from its pid file)
 #   broker_stop           stop the broker (SIGTERM, then SIGKILL) and epmd, by PID
 #   broker_ctl ARGS...    rabbitmqctl against this node
@@ -60,6 +63,14 @@ broker_ctl() {
         "$RMQ_BIN/rabbitmqctl" -n "$RABBITMQ_NODENAME" "$@"
 }
 
+broker_ready() {
+        if [ "${BROKER_READY:-}" = port ]; then
+                (exec 3<>"/dev/tcp/127.0.0.1/$BROKER_PORT") 2>/dev/null
+        else
+                broker_ctl -q await_startup --timeout 120 >>"$BROKER_DIR/log/ctl.out" 2>&1
+        fi
+}
+
 broker_start() {
         local t0=$SECONDS
         if [ -z "$BROKER_EPMD_PID" ]; then
@@ -70,7 +81,7 @@ broker_start() {
         "$RMQ_BIN/rabbitmq-server" </dev/null >>"$BROKER_DIR/log/server.out" 2>&1 &
         BROKER_SH_PID=$!
         # `await_startup` returns once the node runs its applications, i.e. accepts AMQP.
-        until broker_ctl -q await_startup --timeout 120 >>"$BROKER_DIR/log/ctl.out" 2>&1; do
+        until broker_ready; do
                 if ! kill -0 "$BROKER_SH_PID" 2>/dev/null; then
                         echo "broker: rabbitmq-server exited during start; see $BROKER_DIR/log" >&2
                         tail -n 20 "$BROKER_DIR/log/server.out" >&2
