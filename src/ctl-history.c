@@ -147,7 +147,11 @@ int ctl_history_fetch(Ctl *ctl, char *const *names, size_t n_names, bool with_dy
                         return r;
         }
         for (size_t i = 0; r == 0 && i < (n_names ?: n_workers); i++)
-                r = fetch_one(ctl, n_names ? names[i] : workers[i].name, since_usec, &h);
+                r = fetch_one(ctl,
+                              !n_names                      ? workers[i].name
+                              : streq(names[i], DYNO_LABEL) ? CGWATCH_HISTORY_DYNO /* "history @dyno" */
+                                                            : names[i],
+                              since_usec, &h);
         ctl_workers_free(workers, n_workers);
         if (r == 0 && with_dyno)
                 r = fetch_one(ctl, CGWATCH_HISTORY_DYNO, since_usec, &h);

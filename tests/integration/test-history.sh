@@ -137,7 +137,6 @@ assert "memory (MiB)" in texts and "time (UTC)" in texts
 print("polylines:", {k: len(v) for k, v in pl.items()}, "recycle markers:", len(g))
 EOF
 check "plot of one worker" sh -c "cgwatchctl plot steady -o /tmp/steady.svg && [ \$(grep -c 'class=\"worker\"' /tmp/steady.svg) = 1 ]"
-cp /tmp/plot.svg "${CGWATCH_ARTIFACT_DIR:-/tmp}/history-plot.svg" 2>/dev/null || true
 
 # OpenMetrics, against the cgroup files read right after.
 cgwatchctl metrics >/tmp/m.txt
