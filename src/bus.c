@@ -45,7 +45,8 @@ static int check_privileged(sd_bus_message *msg, sd_bus_error *error) {
 static Worker *worker_from_name(Bus *b, const char *name, sd_bus_error *error) {
         Worker *w = b->ops->find_worker(b->userdata, name);
         if (!w)
-                sd_bus_error_setf(error, "org.cgwatch1.NoSuchWorker", "No worker named '%s'.", name);
+                /* at most 64 bytes of a hostile name go back into the error */
+                sd_bus_error_setf(error, CGWATCH_ERROR_NO_SUCH_WORKER, "No worker named '%.64s'.", name);
         return w;
 }
 

@@ -517,6 +517,8 @@ static const ConfigItem config_items[] = {
         {SECTION_WORKER, "Instances", item_unsigned, W(instances), 0, 1, CONFIG_INSTANCES_MAX},
         {SECTION_WORKER, "MemoryBudget", item_size, W(memory_budget), FLAG_NONZERO | FLAG_MAX_IS_UNSET | FLAG_WHERE,
          .where = W(memory_budget_where)},
+        {SECTION_WORKER, "MemoryMax", item_size, W(memory_max), FLAG_NONZERO | FLAG_MAX_IS_UNSET | FLAG_WHERE,
+         .where = W(memory_max_where)},
         {SECTION_WORKER, "StopSignal", item_signal, W(stop_signal)},
         {SECTION_WORKER, "StopTimeoutSec", item_duration, W(stop_timeout_usec)},
         {SECTION_WORKER, "Restart", item_restart, W(restart)},

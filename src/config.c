@@ -111,6 +111,7 @@ static void worker_config_done(WorkerConfig *w) {
         free(w->supervisor);
         config_location_done(&w->supervisor_where);
         config_location_done(&w->memory_budget_where);
+        config_location_done(&w->memory_max_where);
         free(w->user);
         free(w->group);
         config_location_done(&w->user_where);
@@ -326,6 +327,25 @@ static int check_budget(const Config *c, const size_t *parent, const ConfigSize 
         return 0;
 }
 
+/* MemoryMax= is a hard cap above the budget: below it, the kernel would OOM-kill the worker
+ * before cgwatch could recycle it for its budget. */
+static int check_memory_max(const Config *c, const WorkerConfig *w, char **ret_error) {
+        const ConfigSize *ml = &c->dyno.memory_limit;
+        uint64_t limit = ml->set && !ml->percent ? ml->value : SIZE_UNSET;
+        char a[FORMAT_SIZE_MAX], b[FORMAT_SIZE_MAX];
+        bool bytes;
+
+        if (!w->memory_max.set || !w->memory_budget.set)
+                return 0;
+        if (size_above(&w->memory_budget, &w->memory_max, limit, &bytes))
+                return ini_error(ret_error, w->memory_max_where.file, w->memory_max_where.line, "MemoryMax",
+                                 "%s is below MemoryBudget=%s (the kernel would OOM-kill the worker before its "
+                                 "budget recycle)",
+                                 format_size(a, &w->memory_max, limit, bytes),
+                                 format_size(b, &w->memory_budget, limit, bytes));
+        return 0;
+}
+
 /* The supervisor tree: unknown parents, cycles, budgets. Names have been checked already. */
 static int validate_tree(const Config *c, char **ret_error) {
         _cleanup_free_ size_t *parent = NULL;
@@ -371,6 +391,9 @@ static int validate_tree(const Config *c, char **ret_error) {
 
                 r = check_budget(c, parent, &w->memory_budget, &w->memory_budget_where,
                                  supervisor_index(c, w->supervisor), ret_error);
+                if (r < 0)
+                        return r;
+                r = check_memory_max(c, w, ret_error);
                 if (r < 0)
                         return r;
         }

@@ -83,6 +83,8 @@ typedef struct WorkerConfig {
         unsigned instances;       /* Instances=; default 1; >1: name@1..name@N */
         ConfigSize memory_budget; /* MemoryBudget=; unset: no memory.high (max) */
         ConfigLocation memory_budget_where;
+        ConfigSize memory_max;          /* MemoryMax=: the node's memory.max (OOM inside it); unset: max */
+        ConfigLocation memory_max_where;
         int stop_signal;                /* StopSignal=; default SIGTERM */
         usec_t stop_timeout_usec;       /* StopTimeoutSec=; default 10 s */
         RestartPolicy restart;          /* Restart=; default always */

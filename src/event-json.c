@@ -183,7 +183,7 @@ int event_json_id(const EventJsonContext *ctx, char **ret) {
  * each name are encoded, so that a source always fits in EVENT_JSON_STRING_MAX. */
 #define SOURCE_NAME_MAX 512
 static int append_percent_encoded(char **p, size_t *left, const char *s) {
-        for (size_t i = 0; s[i] && i < SOURCE_NAME_MAX; i++) {
+        for (size_t i = 0; i < SOURCE_NAME_MAX && s[i]; i++) {
                 unsigned char c = (unsigned char) s[i];
                 int n;
 

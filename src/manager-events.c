@@ -24,7 +24,6 @@
 
 #define MIB                         (1024ULL * 1024ULL)
 #define DAEMON_FAULT_MIN_DELAY_USEC (100 * USEC_PER_MSEC)
-#define BUDGET_FLOOR_BYTES          (4 * MIB)
 
 void manager_announce(Manager *m, const Event *e) {
         Event x = *e;
@@ -209,7 +208,10 @@ static void manager_supervise_failure(Manager *m, Worker *w, bool success) {
 static void manager_handle_start(Manager *m, Worker *w, int r, const Event *e) {
         if (r == 0)
                 return;
-        manager_handle_event(m, w, e);
+        if (r > 0 || !w->start_error_repeated)
+                manager_handle_event(m, w, e);
+        else
+                log_debug("Worker %s: start attempt %u failed the same way, retrying.", w->name, w->start_failures);
         if (r > 0)
                 return;
         if (e->daemon_fault) {
@@ -286,6 +288,36 @@ static void manager_end_life(Manager *m, Worker *w) {
                 w->leak_rate = verdict_rate;
 }
 
+static void manager_report_oom_kills(Manager *m, Worker *w);
+
+/* An unplanned exit after the kernel's OOM killer acted inside the worker's node in this
+ * incarnation (memory.events oom_kill, re-read now: the exit may come before the notification;
+ * never guessed from the exit signal, which anyone could send): the kernel recycled it. The kills
+ * are announced, then a recycle with reason oom (counted in Recycles, LastRecycleReason=oom,
+ * WorkerRecycled on the bus), and the exit carries the reason. Its restart is judged as any
+ * failure's (Restart=, backoff, intensity). Returns true if it was one. */
+static bool manager_oom_exit(Manager *m, Worker *w, Event *exit) {
+        uint64_t peak = 0;
+
+        if (exit->planned || exit->replaced || !w->watch || monitor_watch_refresh_events(w->watch) < 0 ||
+            monitor_watch_oom_kills_total(w->watch) == 0)
+                return false;
+        manager_report_oom_kills(m, w);
+        (void) cgroup_read_u64(&m->root, w->cgroup_path, "memory.peak", &peak);
+        w->recycles++;
+        w->last_recycle_reason = RECYCLE_OOM;
+        Event r = worker_event(w, EVENT_RECYCLED);
+        r.pid = exit->pid;
+        r.incarnation = exit->incarnation;
+        r.reason = RECYCLE_OOM;
+        r.memory_bytes = w->memory_max_bytes != UINT64_MAX ? w->memory_max_bytes : peak;
+        r.memory_current_bytes = peak;
+        manager_announce(m, &r);
+        exit->reason = RECYCLE_OOM;
+        exit->recycles = w->recycles;
+        return true;
+}
+
 void manager_handle_event(Manager *m, Worker *w, const Event *e) {
         int r;
 
@@ -314,12 +346,15 @@ void manager_handle_event(Manager *m, Worker *w, const Event *e) {
                 if (reason_is_memory(e->reason))
                         manager_release_dyno_brake(m);
                 break;
-        case EVENT_EXITED:
-                manager_announce(m, e);
-                manager_after_exit(m, w, e);
+        case EVENT_EXITED: {
+                Event x = *e;
+                (void) manager_oom_exit(m, w, &x);
+                manager_announce(m, &x);
+                manager_after_exit(m, w, &x);
                 manager_restore_dyno_brake(m);
                 manager_check_shutdown_done(m);
                 break;
+        }
         case EVENT_STATE_CHANGED:
                 manager_announce(m, e);
                 if (e->new_state == WORKER_FAILED) {
@@ -725,32 +760,48 @@ static const History *bus_history(void *userdata) {
         return ((Manager *) userdata)->history;
 }
 
-/* SetBudget: at least BUDGET_FLOOR_BYTES (4 MiB: below that a worker cannot even load its
- * program, and recycling it would free nothing), at most the dyno's MemoryLimit. A budget below
- * what the worker holds now is allowed: it is how an operator asks for a budget recycle. */
+/* SetBudget: within policy_check_budget()'s bounds, the floor max(4 MiB, the worker's
+ * unreclaimable memory now) and the dyno's MemoryLimit; a refused budget changes nothing. The
+ * drop-in is written only once memory.high took the new value, and a failed write of it puts the
+ * old budget back. */
 static int bus_set_budget(void *userdata, Worker *w, uint64_t bytes, bool runtime, sd_bus_error *error) {
         Manager *m = userdata;
+        uint64_t old = w->budget_bytes, unreclaimable = 0, floor;
         Event e;
         int r;
 
-        if (bytes < BUDGET_FLOOR_BYTES)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "A budget of %" PRIu64 " bytes is below the floor of %llu bytes (4M); "
-                                         "nothing was changed.",
-                                         bytes, BUDGET_FLOOR_BYTES);
-        if (bytes > m->dyno_limit_bytes)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+        if (worker_state_is_active(w->state) && w->watch && monitor_watch_sample(w->watch) >= 0)
+                unreclaimable = w->watch->sample.unreclaimable;
+        switch (policy_check_budget(bytes, unreclaimable, m->dyno_limit_bytes, &floor)) {
+        case BUDGET_BELOW_FLOOR:
+                return sd_bus_error_setf(error, CGWATCH_ERROR_BUDGET_BELOW_FLOOR,
+                                         "A budget of %" PRIu64 " bytes is below the floor of %" PRIu64
+                                         " bytes (4M, or what %s holds unreclaimable now, whichever is "
+                                         "larger); nothing was changed.",
+                                         bytes, floor, w->name);
+        case BUDGET_ABOVE_LIMIT:
+                return sd_bus_error_setf(error, CGWATCH_ERROR_BUDGET_ABOVE_LIMIT,
                                          "A budget of %" PRIu64 " bytes is above the dyno's MemoryLimit of %" PRIu64
                                          " bytes; nothing was changed.",
                                          bytes, m->dyno_limit_bytes);
-        if (!runtime) {
-                r = manager_persist_budget(m, w, bytes);
-                if (r < 0)
-                        return sd_bus_error_set_errnof(error, r, "Failed to write the drop-in for %s: %m", w->name);
+        default:
+                break;
         }
         r = worker_set_budget(w, bytes, &e);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to set memory.high of %s: %m", w->name);
+                return sd_bus_error_set_errnof(error, r, "Failed to set memory.high of %s, nothing was changed: %m",
+                                               w->name);
+        if (!runtime) {
+                int k = manager_persist_budget(m, w, bytes);
+                if (k < 0) {
+                        Event undo;
+                        (void) worker_set_budget(w, old, &undo);
+                        return sd_bus_error_set_errnof(
+                                error, k,
+                                "Failed to write the drop-in for %s, the budget stays at %" PRIu64 " bytes: %m",
+                                w->name, old);
+                }
+        }
         if (r > 0)
                 manager_handle_event(m, w, &e);
         monitor_queue(m->monitor, 0);
@@ -765,7 +816,7 @@ static int manager_recycle_manual(Manager *m, Worker *w, sd_bus_error *error) {
         int r;
 
         if (w->state != WORKER_RUNNING && w->state != WORKER_STARTING)
-                return sd_bus_error_setf(error, "org.cgwatch1.NotRunning", "Worker %s is %s.", w->name,
+                return sd_bus_error_setf(error, CGWATCH_ERROR_NOT_RUNNING, "Worker %s is %s.", w->name,
                                          worker_state_to_string(w->state));
         for (size_t i = 0; i < m->n_workers; i++)
                 if (m->workers[i] == w)
@@ -777,7 +828,7 @@ static int manager_recycle_manual(Manager *m, Worker *w, sd_bus_error *error) {
         r = op_recycle(m, index, &a, &e);
         m->trigger_usec = 0;
         if (r == 0)
-                return sd_bus_error_setf(error, "org.cgwatch1.NotRunning", "Worker %s is %s.", w->name,
+                return sd_bus_error_setf(error, CGWATCH_ERROR_NOT_RUNNING, "Worker %s is %s.", w->name,
                                          worker_state_to_string(w->state));
         if (r < 0)
                 return r;
@@ -789,7 +840,7 @@ static int bus_worker_op(void *userdata, Worker *w, BusWorkerOp op, sd_bus_error
         Manager *m = userdata;
 
         if (w->intent == INTENT_REMOVE)
-                return sd_bus_error_setf(error, "org.cgwatch1.NotRunning",
+                return sd_bus_error_setf(error, CGWATCH_ERROR_NOT_RUNNING,
                                          "Worker %s is no longer configured and is being removed.", w->name);
         switch (op) {
         case BUS_OP_RECYCLE:

@@ -336,6 +336,8 @@ static void manager_update_worker(Manager *m, Worker *w, const WorkerConfig *wc)
         int r;
 
         w->cfg = wc;
+        /* MemoryMax= applies from the next incarnation on. */
+        w->memory_max_bytes = config_size_resolve(&wc->memory_max, m->dyno_limit_bytes);
         r = worker_set_budget(w, budget, &e);
         if (r < 0)
                 log_warning_errno(r, "Worker %s: failed to set memory.high, ignoring: %m", w->name);
@@ -389,6 +391,7 @@ static int manager_apply_config(Manager *m, bool reload) {
                                         free(fresh);
                                         return log_error_errno(r, "Failed to set up worker %s: %m", name);
                                 }
+                                w->memory_max_bytes = config_size_resolve(&wc->memory_max, m->dyno_limit_bytes);
                                 if (array_push((void ***) &fresh, &n_fresh, w) < 0) {
                                         worker_free(w);
                                         free(fresh);

@@ -130,6 +130,25 @@ uint64_t monitor_watch_take_oom_kills(MemoryWatch *w) {
         return n;
 }
 
+int monitor_watch_refresh_events(MemoryWatch *w) {
+        char buf[512];
+        MemoryEvents ev;
+        ssize_t n = cgroup_read_fd(w->events_fd, buf, sizeof buf);
+        if (n < 0)
+                return (int) n;
+        int r = memory_events_parse(buf, (size_t) n, &ev);
+        if (r < 0)
+                return r;
+        if (ev.high > w->events.high || ev.max > w->events.max)
+                w->high_usec = monotonic_usec();
+        w->events = ev;
+        return 0;
+}
+
+uint64_t monitor_watch_oom_kills_total(const MemoryWatch *w) {
+        return w->events.oom_kill > w->oom_kill_base ? w->events.oom_kill - w->oom_kill_base : 0;
+}
+
 static bool events_grew(const MemoryEvents *a, const MemoryEvents *b) {
         return b->high > a->high || b->max > a->max || b->oom > a->oom || b->oom_kill > a->oom_kill;
 }

@@ -63,6 +63,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(MemoryWatch *, monitor_watch_free);
  * Returns 0, or a negative errno (-ENOENT/-ENODEV: the node is gone) with the sample untouched. */
 int monitor_watch_sample(MemoryWatch *w);
 
+/* Re-reads memory.events now (an exit can arrive before the kernel's notification of the OOM
+ * kill that caused it). Returns 0 or a negative errno (the figures untouched). */
+int monitor_watch_refresh_events(MemoryWatch *w);
+/* OOM kills inside the node since the watch was opened (this incarnation), from memory.events
+ * oom_kill as last read. */
+uint64_t monitor_watch_oom_kills_total(const MemoryWatch *w);
+
 /* OOM kills inside the node since the last call (from memory.events oom_kill). */
 uint64_t monitor_watch_take_oom_kills(MemoryWatch *w);
 

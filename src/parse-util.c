@@ -617,6 +617,7 @@ const char *format_duration(char buf[static FORMAT_DURATION_MAX], usec_t u) {
                 if (u < table[i].usec)
                         continue;
                 n += (size_t) snprintf(buf + n, FORMAT_DURATION_MAX - n, "%s%" PRIu64 "%s", n > 0 ? " " : "",
+                                       /* cppcheck-suppress zerodivcond ; every usec is a nonzero constant */
                                        u / table[i].usec, table[i].suffix);
                 u %= table[i].usec;
                 if (n >= FORMAT_DURATION_MAX)

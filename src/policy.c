@@ -14,6 +14,7 @@ static const char *const recycle_reason_table[_RECYCLE_REASON_MAX] = {
         [RECYCLE_NONE] = "none",         [RECYCLE_BUDGET] = "budget",     [RECYCLE_DYNO_LIMIT] = "dyno-limit",
         [RECYCLE_PRESSURE] = "pressure", [RECYCLE_LIFETIME] = "lifetime", [RECYCLE_IDLE] = "idle",
         [RECYCLE_WATCHDOG] = "watchdog", [RECYCLE_MANUAL] = "manual",     [RECYCLE_IDLE_EARLY] = "idle-early",
+        [RECYCLE_OOM] = "oom",
 };
 
 const char *recycle_reason_to_string(RecycleReason r) {
@@ -336,4 +337,21 @@ usec_t policy_next_deadline(const Snapshot *s) {
         }
 
         return next;
+}
+
+uint64_t policy_budget_floor(uint64_t unreclaimable_bytes) {
+        return MAX(POLICY_BUDGET_FLOOR_BYTES, unreclaimable_bytes);
+}
+
+BudgetVerdict policy_check_budget(uint64_t bytes, uint64_t unreclaimable_bytes, uint64_t dyno_limit_bytes,
+                                  uint64_t *ret_floor) {
+        uint64_t floor = policy_budget_floor(unreclaimable_bytes);
+
+        if (ret_floor)
+                *ret_floor = floor;
+        if (bytes < floor)
+                return BUDGET_BELOW_FLOOR;
+        if (bytes > dyno_limit_bytes)
+                return BUDGET_ABOVE_LIMIT;
+        return BUDGET_ACCEPTED;
 }

@@ -20,10 +20,11 @@ typedef enum RecycleReason {
         RECYCLE_WATCHDOG,
         RECYCLE_MANUAL,
         RECYCLE_IDLE_EARLY,
+        RECYCLE_OOM, /* never decided by the policy: the kernel's OOM killer acted in the node */
         _RECYCLE_REASON_MAX,
 } RecycleReason;
 
-/* "budget", "dyno-limit", "pressure", "lifetime", "idle", "watchdog", "manual", "idle-early" (the
+/* "budget", "dyno-limit", "pressure", "lifetime", "idle", "watchdog", "manual", "idle-early", "oom" (the
  * D-Bus and journal spelling); NULL for out-of-range. */
 const char *recycle_reason_to_string(RecycleReason r);
 
@@ -136,6 +137,22 @@ int policy_decide(const Snapshot *s, const PolicyConfig *cfg, PolicyAction *ret)
 #define POLICY_REACTION_MARGIN_USEC (50 * USEC_PER_MSEC)
 #define POLICY_DEFAULT_DRAIN_USEC   (100 * USEC_PER_MSEC)
 uint64_t policy_reserve_bytes(uint64_t budget, uint64_t growth_bytes_per_sec, usec_t drain_usec);
+
+/* SetBudget's bounds. A new budget must be at least the floor, max(POLICY_BUDGET_FLOOR_BYTES, the
+ * worker's unreclaimable memory now): below 4 MiB a worker cannot even load its program, and a
+ * budget below what it holds would recycle it at once and again in its next life (the operator's
+ * road to a recycle is RecycleWorker). And at most the dyno's MemoryLimit. Pure. */
+#define POLICY_BUDGET_FLOOR_BYTES (4ULL * 1024 * 1024)
+typedef enum BudgetVerdict {
+        BUDGET_ACCEPTED,
+        BUDGET_BELOW_FLOOR,
+        BUDGET_ABOVE_LIMIT,
+} BudgetVerdict;
+/* The floor for a worker holding `unreclaimable_bytes` now. */
+uint64_t policy_budget_floor(uint64_t unreclaimable_bytes);
+/* Returns the verdict on `bytes`; *ret_floor (optional) gets the floor that applied. */
+BudgetVerdict policy_check_budget(uint64_t bytes, uint64_t unreclaimable_bytes, uint64_t dyno_limit_bytes,
+                                  uint64_t *ret_floor);
 
 /* The earliest time at which a time-based rule (lifetime, idle, watchdog) could fire for any
  * candidate, for arming one timer; USEC_INFINITY if none. Pure. */

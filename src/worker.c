@@ -95,6 +95,7 @@ int worker_new(WorkerContext *ctx, Group *g, const WorkerConfig *cfg, unsigned i
                 .pidfd = -EBADF,
                 .output_fd = {-EBADF, -EBADF},
                 .budget_bytes = budget_bytes,
+                .memory_max_bytes = UINT64_MAX,
         };
         if (instance > 0)
                 r = asprintf(&w->name, "%s@%u", cfg->name, instance);
@@ -619,6 +620,12 @@ static int worker_watch_pidfd(Worker *w) {
 
 /* Spawns into the node and watches its pidfd (w->pidfd). Returns 0 with the PID, or a negative
  * errno with *ret_daemon_fault telling whose failure it was. */
+/* A start that fails the same way as the one before is logged at debug: a node that stays EBUSY
+ * is retried with backoff, and its error is logged once, not once per attempt. */
+static int spawn_log_level(const Worker *w, int r) {
+        return r == w->start_error ? LOG_DEBUG : LOG_ERR;
+}
+
 static int worker_spawn(Worker *w, pid_t *ret_pid, bool *ret_daemon_fault) {
         _cleanup_(spawn_credentials_done) SpawnCredentials creds = {};
         _cleanup_close_ int cgfd = -EBADF, outfd = -EBADF, pidfd = -EBADF;
@@ -629,16 +636,23 @@ static int worker_spawn(Worker *w, pid_t *ret_pid, bool *ret_daemon_fault) {
         *ret_daemon_fault = true;
         r = cgroup_create(w->ctx->root, w->cgroup_path, worker_tripwire(w), w->cfg->tasks_max);
         if (r < 0)
-                return log_error_errno(r, "Failed to create cgroup '%s' for worker %s: %m", w->cgroup_path, w->name);
+                return log_full_errno(spawn_log_level(w, r), r, "Failed to create cgroup '%s' for worker %s: %m",
+                                      w->cgroup_path, w->name);
+        /* Written at every spawn: the node may be reused, and a reload may have dropped the key. */
+        r = cgroup_write_u64(w->ctx->root, w->cgroup_path, "memory.max", w->memory_max_bytes);
+        if (r < 0)
+                return log_full_errno(spawn_log_level(w, r), r, "Failed to set memory.max of '%s' for worker %s: %m",
+                                      w->cgroup_path, w->name);
         cgfd = cgroup_open_dir(w->ctx->root, w->cgroup_path);
         if (cgfd < 0)
-                return log_error_errno(cgfd, "Failed to open cgroup '%s': %m", w->cgroup_path);
+                return log_full_errno(spawn_log_level(w, cgfd), cgfd, "Failed to open cgroup '%s': %m", w->cgroup_path);
         if (w->cfg->user || w->cfg->group) {
                 r = spawn_credentials_resolve(w->cfg->user, w->cfg->group, &creds);
                 if (r < 0) {
                         *ret_daemon_fault = r == -ENOMEM;
-                        return log_error_errno(r, "Worker %s: failed to resolve User=%s Group=%s: %m", w->name,
-                                               w->cfg->user ?: "", w->cfg->group ?: "");
+                        return log_full_errno(spawn_log_level(w, r), r,
+                                              "Worker %s: failed to resolve User=%s Group=%s: %m", w->name,
+                                              w->cfg->user ?: "", w->cfg->group ?: "");
                 }
         }
         env = worker_build_env(w, &creds);
@@ -656,14 +670,15 @@ static int worker_spawn(Worker *w, pid_t *ret_pid, bool *ret_daemon_fault) {
         };
         r = spawn_process(&p, &pid, &pidfd);
         if (r < 0)
-                return log_error_errno(r, "Failed to spawn worker %s into '%s': %m", w->name, w->cgroup_path);
+                return log_full_errno(spawn_log_level(w, r), r, "Failed to spawn worker %s into '%s': %m", w->name,
+                                      w->cgroup_path);
         w->pidfd = TAKE_FD(pidfd);
         r = worker_watch_pidfd(w);
         if (r < 0) {
                 /* Cannot watch it: kill it rather than lose track of a process. */
                 (void) syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
                 w->pidfd = safe_close(w->pidfd);
-                return log_error_errno(r, "Failed to watch worker %s: %m", w->name);
+                return log_full_errno(spawn_log_level(w, r), r, "Failed to watch worker %s: %m", w->name);
         }
         *ret_pid = pid;
         return 0;
@@ -680,6 +695,9 @@ int worker_start(Worker *w, Event *ret) {
 
         r = worker_spawn(w, &pid, &daemon_fault);
         if (r < 0) {
+                w->start_error_repeated = r == w->start_error;
+                w->start_error = r;
+                w->start_failures++;
                 Event e = worker_event(w, EVENT_START_FAILED);
                 e.error = r;
                 e.daemon_fault = daemon_fault;
@@ -687,6 +705,11 @@ int worker_start(Worker *w, Event *ret) {
                 return r;
         }
 
+        if (w->start_failures > 1)
+                log_info("Worker %s started again, after %u failed attempts.", w->name, w->start_failures);
+        w->start_error = 0;
+        w->start_failures = 0;
+        w->start_error_repeated = false;
         w->pid = pid;
         w->incarnation++;
         w->intent = INTENT_NONE;

@@ -92,7 +92,8 @@ struct Worker {
 
         MemoryWatch *watch; /* the owner's: memory.events and PSI of the current node */
 
-        uint64_t budget_bytes; /* resolved MemoryBudget; UINT64_MAX = none */
+        uint64_t budget_bytes;     /* resolved MemoryBudget; UINT64_MAX = none */
+        uint64_t memory_max_bytes; /* resolved MemoryMax, the node's memory.max; UINT64_MAX = none */
         /* Learned per worker, across incarnations, for the reserve below the budget: */
         uint64_t growth_bytes_per_sec; /* how fast it grew up to its tripwire; 0 = unknown */
         usec_t drain_usec;             /* how long from its stop signal to its exit; 0 = unknown */
@@ -109,6 +110,11 @@ struct Worker {
         unsigned restarts;    /* restarts after unplanned exits */
         unsigned recycles;
         unsigned consecutive_failures;
+        /* Failed starts in a row, the last one's error, and whether it repeated the one before
+         * (then it is neither logged nor announced again). */
+        unsigned start_failures;
+        int start_error;
+        bool start_error_repeated;
         RecycleReason recycle_reason; /* != NONE while stopping for a recycle */
         RecycleReason last_recycle_reason;
 

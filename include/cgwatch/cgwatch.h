@@ -24,6 +24,12 @@
 #define CGWATCH_RECYCLE_COUNT_TYPE   "(sst)"
 #define CGWATCH_HISTORY_DYNO         ""
 
+/* D-Bus errors of org.cgwatch1 (besides the standard org.freedesktop.DBus.Error.*). */
+#define CGWATCH_ERROR_NO_SUCH_WORKER     "org.cgwatch1.NoSuchWorker"
+#define CGWATCH_ERROR_NOT_RUNNING        "org.cgwatch1.NotRunning"
+#define CGWATCH_ERROR_BUDGET_BELOW_FLOOR "org.cgwatch1.BudgetBelowFloor"
+#define CGWATCH_ERROR_BUDGET_ABOVE_LIMIT "org.cgwatch1.BudgetAboveLimit"
+
 /* cgwatchd's exit status when the dyno exceeded its own restart intensity (cgwatchd(8)). */
 #define CGWATCH_EXIT_DYNO_GAVE_UP 3
 

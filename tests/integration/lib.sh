@@ -26,7 +26,9 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 write_conf() { cat >"$CONF"; }
 
 start_daemon() {
-        "$CGWATCHD" -c "$CONF" --cgroup-root "$CG/$BASE" --no-bus "$@" >"$LOG" 2>&1 &
+        # DAEMON_BUS: "--no-bus" (no system bus in plain mode); a scenario with a private
+        # dbus-daemon sets it empty.
+        "$CGWATCHD" -c "$CONF" --cgroup-root "$CG/$BASE" ${DAEMON_BUS---no-bus} "$@" >"$LOG" 2>&1 &
         DAEMON_PID=$!
         if ! wait_for 30 test -d "$DYNO"; then
                 not_ok "cgwatchd started (no $DYNO after 30 s)"

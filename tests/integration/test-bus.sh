@@ -3,20 +3,8 @@
 # (Type=notify, Delegate=yes) with the D-Bus policy; the Manager and Worker objects through
 # busctl and cgwatchctl; writes refused to an unprivileged caller; WorkerRecycled signals; the
 # recycle's structured journal entry; reload and stop through systemctl.
-set -u
-BUILD=${CGWATCH_BUILD:?}
-SRC=${CGWATCH_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$(dirname "$0")/assert.sh"
-[ "$(cat /proc/1/comm)" = systemd ] || { say "SKIP: PID 1 is not systemd (run me with tests/vm/run --systemd)"; exit 77; }
-
-# Install as a package would (the guest's root is a throwaway overlay).
-install -m 755 "$BUILD/cgwatchd" /usr/sbin/cgwatchd
-install -m 755 "$BUILD/cgwatchctl" /usr/bin/cgwatchctl
-install -m 644 "$SRC/units/cgwatch.service" /etc/systemd/system/cgwatch.service
-install -m 644 "$SRC/units/org.cgwatch1.conf" /etc/dbus-1/system.d/org.cgwatch1.conf
-install -m 644 "$SRC/units/cgwatch.catalog" /usr/lib/systemd/catalog/cgwatch.catalog
-journalctl --update-catalog 2>/dev/null
-mkdir -p /etc/cgwatch
+. "$(dirname "$0")/lib-systemd.sh"
+install_cgwatch
 cat >/etc/cgwatch/cgwatch.conf <<EOF
 [Dyno]
 MemoryLimit=512M

@@ -880,6 +880,18 @@ static void test_budget_limits(void **state) {
         /* whichever comes first in the files: the limit may be set after the budget */
         assert_error("[Worker a]\nExecStart=/x\nMemoryBudget=1G\n[Dyno]\nMemoryLimit=1023M\n",
                      "test.conf:3: MemoryBudget: 1G is above MemoryLimit=1023M");
+        /* MemoryMax= (the node's hard cap) below the budget would OOM-kill before the recycle */
+        assert_error("[Worker a]\nExecStart=/x\nMemoryBudget=64M\nMemoryMax=63M\n",
+                     "test.conf:4: MemoryMax: 63M is below MemoryBudget=64M (the kernel would OOM-kill the worker "
+                     "before its budget recycle)");
+        c = parse_ok("[Worker a]\nExecStart=/x\nMemoryBudget=64M\nMemoryMax=64M\n");
+        assert_true(c->workers[0].memory_max.set);
+        assert_int_equal(c->workers[0].memory_max.value, MB(64));
+        config_free(c);
+        config_free(parse_ok("[Worker a]\nExecStart=/x\nMemoryMax=16M\n"));
+        assert_error("[Worker a]\nExecStart=/x\nMemoryMax=0\n",
+                     "test.conf:3: MemoryMax: invalid size \"0\" (must be greater than zero)");
+
         /* the boundary: equal is fine, and so is 100% */
         c = parse_ok("[Dyno]\nMemoryLimit=512M\n[Supervisor s]\nMemoryBudget=100%\n"
                      "[Worker a]\nExecStart=/x\nSupervisor=s\nMemoryBudget=512M\n");

@@ -767,6 +767,30 @@ static void test_dyno_pressure_from_descendants_is_innocent(void **state) {
 }
 
 /* The reserve below the budget: rate x (drain + 50 ms) + 25%, within [budget/64, budget/4]. */
+/* SetBudget's bounds: the floor is max(4 MiB, unreclaimable now), the ceiling the dyno limit;
+ * exact boundaries on both sides, and the floor reported. */
+static void test_budget_bounds(void **state) {
+        const uint64_t limit = 512 * MiB;
+        uint64_t floor = 0;
+
+        assert_int_equal(policy_budget_floor(0), 4 * MiB);
+        assert_int_equal(policy_budget_floor(4 * MiB + 1), 4 * MiB + 1);
+        assert_int_equal(policy_check_budget(1024, 0, limit, &floor), BUDGET_BELOW_FLOOR);
+        assert_int_equal(floor, 4 * MiB);
+        assert_int_equal(policy_check_budget(0, 0, limit, NULL), BUDGET_BELOW_FLOOR);
+        assert_int_equal(policy_check_budget(4 * MiB - 1, 0, limit, NULL), BUDGET_BELOW_FLOOR);
+        assert_int_equal(policy_check_budget(4 * MiB, 0, limit, NULL), BUDGET_ACCEPTED);
+        /* A worker holding 50 MiB: 49 MiB would recycle it at once. */
+        assert_int_equal(policy_check_budget(49 * MiB, 50 * MiB, limit, &floor), BUDGET_BELOW_FLOOR);
+        assert_int_equal(floor, 50 * MiB);
+        assert_int_equal(policy_check_budget(50 * MiB - 1, 50 * MiB, limit, NULL), BUDGET_BELOW_FLOOR);
+        assert_int_equal(policy_check_budget(50 * MiB, 50 * MiB, limit, NULL), BUDGET_ACCEPTED);
+        assert_int_equal(policy_check_budget(limit, 0, limit, NULL), BUDGET_ACCEPTED);
+        assert_int_equal(policy_check_budget(limit + 1, 0, limit, NULL), BUDGET_ABOVE_LIMIT);
+        assert_int_equal(policy_check_budget(UINT64_MAX, 0, limit, NULL), BUDGET_ABOVE_LIMIT);
+        assert_int_equal(policy_check_budget(UINT64_MAX, UINT64_MAX, UINT64_MAX, NULL), BUDGET_ACCEPTED);
+}
+
 static void test_reserve(void **state) {
         const uint64_t b = 64 * MiB;
 
@@ -1037,6 +1061,7 @@ int main(void) {
                 cmocka_unit_test(test_snapshot_not_modified),
                 cmocka_unit_test(test_pressure_needs_own_stall),
                 cmocka_unit_test(test_reserve),
+                cmocka_unit_test(test_budget_bounds),
                 cmocka_unit_test(test_idle_early),
                 cmocka_unit_test(test_budget_rule_at_tripwire),
                 cmocka_unit_test(test_dyno_pressure_from_descendants_is_innocent),
