@@ -249,6 +249,26 @@ int spawn_process(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd) {
         long pid;
 
         pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid < 0 && errno == ENOSYS) {
+                /* No clone3 (valgrind 3.19, Linux < 5.3): fork, and the child moves itself into
+                 * its node before exec (writing 0 to cgroup.procs moves the writer). No pidfd:
+                 * the caller tracks the PID. */
+                pid = fork();
+                if (pid == 0) {
+                        int fd = openat(p->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+                        if (fd < 0 || write(fd, "0", 1) != 1) {
+                                dprintf(STDERR_FILENO, "cgwatchd: failed to join the worker's cgroup: %m\n");
+                                _exit(126);
+                        }
+                        (void) close(fd);
+                        child_exec(p);
+                }
+                if (pid < 0)
+                        return -errno;
+                *ret_pid = (pid_t) pid;
+                *ret_pidfd = -EBADF;
+                return 0;
+        }
         if (pid < 0)
                 return -errno;
         if (pid == 0)

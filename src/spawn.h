@@ -33,8 +33,10 @@ int spawn_credentials_resolve(const char *user, const char *group, SpawnCredenti
 void spawn_credentials_done(SpawnCredentials *c);
 
 /* Clones and execs. Returns 0 with *ret_pid and *ret_pidfd (O_CLOEXEC), or negative errno from
- * clone3 (-ENOSYS on kernels before 5.7, where CLONE_INTO_CGROUP does not exist). Exec failures
- * happen in the child: it writes one line to its stderr and exits with 127 (not found) or 126. */
+ * clone3. Without clone3 (-ENOSYS: valgrind 3.19, which has no clone3 or pidfd_open, and kernels
+ * before 5.3) it forks, the child joins the node by writing its cgroup.procs, and *ret_pidfd is
+ * -EBADF: the caller tracks the PID. Exec failures happen in the child: it writes one line to
+ * its stderr and exits with 127 (not found) or 126. */
 int spawn_process(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd);
 
 /* Builds the worker's environment: a clean base (PATH, and HOME/USER/LOGNAME/SHELL when User= is

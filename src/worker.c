@@ -56,7 +56,24 @@ Event worker_event(const Worker *w, EventType t) {
         return e;
 }
 
-static int worker_watch_pidfd(Worker *w);
+static int worker_watch_pidfd(Worker *w, pid_t pid);
+
+/* pidfd_send_signal(), or kill() for a process spawned without a pidfd (spawn_process() without
+ * clone3: valgrind 3.19, Linux < 5.7). Returns 0 or -errno. */
+static int process_signal(int pidfd, pid_t pid, int sig) {
+        if (pidfd >= 0)
+                return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+        return kill(pid, sig) < 0 ? -errno : 0;
+}
+
+/* A child source on the pidfd, or on the PID where there is none (SIGCHLD is blocked, as
+ * sd_event_add_child() wants). */
+static int process_watch(Worker *w, sd_event_source **ret, int pidfd, pid_t pid, sd_event_child_handler_t cb,
+                         void *userdata) {
+        if (pidfd >= 0)
+                return sd_event_add_child_pidfd(w->ctx->event, ret, pidfd, WEXITED, cb, userdata);
+        return sd_event_add_child(w->ctx->event, ret, pid, WEXITED, cb, userdata);
+}
 
 static void worker_report(Worker *w, const Event *e) {
         if (w->ctx->report)
@@ -376,8 +393,9 @@ void worker_retire_now(Worker *w) {
                         log_warning_errno(k, "Failed to lift memory.high of '%s' for the drain, ignoring: %m",
                                           r->cgroup_path);
         }
-        if (syscall(SYS_pidfd_send_signal, r->pidfd, w->cfg->stop_signal, NULL, 0) < 0 && errno != ESRCH)
-                log_warning_errno(errno, "Failed to signal the replaced incarnation of %s: %m", w->name);
+        int k = process_signal(r->pidfd, r->pid, w->cfg->stop_signal);
+        if (k < 0 && k != -ESRCH)
+                log_warning_errno(k, "Failed to signal the replaced incarnation of %s: %m", w->name);
         log_info("Worker %s: stopping the replaced incarnation (pid %d).", w->name, (int) r->pid);
         if (sd_event_add_time_relative(w->ctx->event, &r->timer_source, CLOCK_MONOTONIC, w->cfg->stop_timeout_usec,
                                        1000, on_retiree_timeout, r) >= 0)
@@ -407,10 +425,10 @@ static int worker_replace(Worker *w, const RecycleRequest *req) {
         };
         /* sd-event takes one child source per process: the worker's goes, the retiree's comes. */
         w->child_source = sd_event_source_disable_unref(w->child_source);
-        k = sd_event_add_child_pidfd(w->ctx->event, &r->child_source, w->pidfd, WEXITED, on_retiree_exit, r);
+        k = process_watch(w, &r->child_source, w->pidfd, w->pid, on_retiree_exit, r);
         if (k < 0) {
                 retiree_free(r);
-                if (worker_watch_pidfd(w) < 0) {
+                if (worker_watch_pidfd(w, w->pid) < 0) {
                         /* Cannot watch it any more: kill it rather than lose track of a process. */
                         (void) cgroup_kill(w->ctx->root, w->cgroup_path);
                         log_error_errno(k, "Failed to watch worker %s, killed it: %m", w->name);
@@ -608,9 +626,9 @@ static char **worker_build_env(Worker *w, const SpawnCredentials *creds) {
         return spawn_build_env(w->cfg->environment, creds->set ? creds : NULL, extra);
 }
 
-/* Watches w->pidfd for the exit of the main process. */
-static int worker_watch_pidfd(Worker *w) {
-        int r = sd_event_add_child_pidfd(w->ctx->event, &w->child_source, w->pidfd, WEXITED, on_child_exit, w);
+/* Watches w->pidfd (or `pid`, without a pidfd) for the exit of the main process. */
+static int worker_watch_pidfd(Worker *w, pid_t pid) {
+        int r = process_watch(w, &w->child_source, w->pidfd, pid, on_child_exit, w);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_child_pidfd_own(w->child_source, false);
@@ -673,10 +691,10 @@ static int worker_spawn(Worker *w, pid_t *ret_pid, bool *ret_daemon_fault) {
                 return log_full_errno(spawn_log_level(w, r), r, "Failed to spawn worker %s into '%s': %m", w->name,
                                       w->cgroup_path);
         w->pidfd = TAKE_FD(pidfd);
-        r = worker_watch_pidfd(w);
+        r = worker_watch_pidfd(w, pid);
         if (r < 0) {
                 /* Cannot watch it: kill it rather than lose track of a process. */
-                (void) syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
+                (void) process_signal(w->pidfd, pid, SIGKILL);
                 w->pidfd = safe_close(w->pidfd);
                 return log_full_errno(spawn_log_level(w, r), r, "Failed to watch worker %s: %m", w->name);
         }
@@ -754,9 +772,9 @@ int worker_stop(Worker *w, WorkerIntent intent) {
 
         if (w->intent != INTENT_RESTART)
                 worker_retire_now(w);
-        r = syscall(SYS_pidfd_send_signal, w->pidfd, w->cfg->stop_signal, NULL, 0);
-        if (r < 0 && errno != ESRCH)
-                log_warning_errno(errno, "Failed to send %s to worker %s: %m", sigabbrev_np(w->cfg->stop_signal) ?: "?",
+        r = process_signal(w->pidfd, w->pid, w->cfg->stop_signal);
+        if (r < 0 && r != -ESRCH)
+                log_warning_errno(r, "Failed to send %s to worker %s: %m", sigabbrev_np(w->cfg->stop_signal) ?: "?",
                                   w->name);
         w->stop_usec = now_usec();
         worker_set_state(w, WEV_STOP);

@@ -27,11 +27,11 @@ write_conf() { cat >"$CONF"; }
 
 start_daemon() {
         # DAEMON_BUS: "--no-bus" (no system bus in plain mode); a scenario with a private
-        # dbus-daemon sets it empty.
-        "$CGWATCHD" -c "$CONF" --cgroup-root "$CG/$BASE" ${DAEMON_BUS---no-bus} "$@" >"$LOG" 2>&1 &
+        # dbus-daemon sets it empty. DAEMON_WRAPPER: a command to run the daemon under (valgrind).
+        ${DAEMON_WRAPPER:-} "$CGWATCHD" -c "$CONF" --cgroup-root "$CG/$BASE" ${DAEMON_BUS---no-bus} "$@" >"$LOG" 2>&1 &
         DAEMON_PID=$!
-        if ! wait_for 30 test -d "$DYNO"; then
-                not_ok "cgwatchd started (no $DYNO after 30 s)"
+        if ! wait_for "${DAEMON_START_TIMEOUT:-30}" test -d "$DYNO"; then
+                not_ok "cgwatchd started (no $DYNO after ${DAEMON_START_TIMEOUT:-30} s)"
                 finish
         fi
 }
