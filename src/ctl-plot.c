@@ -51,6 +51,7 @@ static int run_plot(Ctl *ctl, int argc, char *argv[]) {
         r = plot_svg(f, workers, n, dyno, NULL);
         if (f != stdout && fclose(f) != 0 && r == 0)
                 r = -errno;
+        /* cppcheck-suppress useClosedFile ; only a file that is not stdout was closed above */
         else if (f == stdout && fflush(f) != 0 && r == 0)
                 r = -errno;
         ctl_history_done(&h);

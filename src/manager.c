@@ -600,6 +600,13 @@ static void manager_cleanup_cgroups(Manager *m) {
                 m->workers[i]->watch = monitor_watch_free(m->workers[i]->watch);
         m->dyno_watch = monitor_watch_free(m->dyno_watch);
         r = cgroup_remove_recursive(&m->root, m->dyno_path);
+        /* Killed processes leave their node only once the kernel has torn them down (a fork
+         * bomb's 199 children take a while after cgroup.kill): retry for up to 5 s. The loop is
+         * over, nothing else waits on us. */
+        for (int i = 0; r == -EBUSY && i < 500; i++) {
+                (void) usleep(10 * USEC_PER_MSEC);
+                r = cgroup_remove_recursive(&m->root, m->dyno_path);
+        }
         if (r < 0)
                 log_warning_errno(r, "Failed to remove the dyno cgroup '%s', ignoring: %m", m->dyno_path);
 

@@ -10,6 +10,7 @@
 
 /* A label value: backslash, double quote and line feed are escaped (OpenMetrics ABNF). */
 static void label_value(FILE *f, const char *s) {
+        /* cppcheck-suppress ctunullpointer ; worker_sample() passes extra_value only with extra_label */
         for (; *s; s++)
                 if (*s == '\\')
                         fputs("\\\\", f);

@@ -7,8 +7,8 @@
  *   bus-fuzz --dry-run [--calls N] [--seed N]   builds the messages, sends nothing (a unit test
  *                                               of the generator: every message must build)
  *
- * Every method of org.cgwatch1.Manager, every property of the Manager and Worker objects (Get,
- * GetAll, Set), Introspect, GetManagedObjects and Peer, on real and unknown object paths, with the
+ * Every method of org.cgwatch1.Manager (GetHistory and GetRecycleCounts included), every property of the Manager and
+ * Worker objects (Get, GetAll, Set), Introspect, GetManagedObjects and Peer, on real and unknown object paths, with the
  * right and wrong signatures, empty and huge (up to 1 MiB) strings, unknown worker names, extreme
  * numbers, and bytes that are not UTF-8. sd-bus refuses to append a string that is not valid UTF-8
  * (and dbus-daemon drops a client that sends one), so those bytes go out as 'ay' where a string
@@ -329,9 +329,12 @@ static int fuzz_manager_method(sd_bus *bus) {
                 const char *member, *sig;
                 bool write;
         } methods[] = {
-                {"ListWorkers", "", false},   {"GetWorker", "s", false},    {"SetBudget", "stb", true},
-                {"RecycleWorker", "s", true}, {"RestartWorker", "s", true}, {"StopWorker", "s", true},
-                {"StartWorker", "s", true},   {"Reload", "", true},         {"NoSuchMethod", "", false},
+                {"ListWorkers", "", false},      {"GetWorker", "s", false},
+                {"SetBudget", "stb", true},      {"RecycleWorker", "s", true},
+                {"RestartWorker", "s", true},    {"StopWorker", "s", true},
+                {"StartWorker", "s", true},      {"Reload", "", true},
+                {"NoSuchMethod", "", false},     {"GetHistory", "st", false},
+                {"GetRecycleCounts", "", false},
         };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         size_t i = pick(sizeof methods / sizeof methods[0]);
@@ -354,7 +357,7 @@ static int fuzz_manager_method(sd_bus *bus) {
         if (right_sig && methods[i].sig[0] == 's') {
                 /* As root the worker verbs get only unknown names (a real one would legitimately
                  * act); SetBudget gets real names too, with budgets it must refuse. */
-                real_name = arg_unprivileged || streq(member, "GetWorker") || streq(member, "SetBudget");
+                real_name = arg_unprivileged || !methods[i].write || streq(member, "SetBudget");
                 const char *name = gen_string(real_name);
                 r = sd_bus_message_append_basic(m, 's', name);
                 if (r >= 0 && streq(member, "SetBudget")) {
@@ -369,6 +372,9 @@ static int fuzz_manager_method(sd_bus *bus) {
                                 expect = EXPECT_BUDGET_REFUSED;
                         else
                                 expect = EXPECT_REFUSED;
+                } else if (r >= 0 && streq(member, "GetHistory")) {
+                        uint64_t since = gen_u64();
+                        r = sd_bus_message_append_basic(m, 't', &since);
                 } else if (r >= 0 && methods[i].write)
                         expect = EXPECT_REFUSED;
                 else if (r >= 0 && streq(member, "GetWorker") && name != NULL) {
