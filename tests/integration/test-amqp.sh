@@ -21,6 +21,9 @@ fi
 . "$SRC/tests/amqp/broker.sh"
 BROKER_START_TIMEOUT=${CGW_BROKER_TIMEOUT:-600} # TCG on a shared host: the broker may take minutes
 BROKER_READY=port # rabbitmqctl would boot an Erlang VM of its own per check
+# Smaller process and atom tables than rabbitmq-env's defaults (1M, 5M), no busy-waiting
+# schedulers: under emulation every page and every spin costs.
+export RABBITMQ_SERVER_ERL_ARGS="+P 65536 +t 1000000 +stbt u +sbwt none +sbwtdcpu none +sbwtdio none"
 broker_init "$WORK/broker"
 PW="pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 # The broker's only user, created at its first boot; the test's own tools pass it on argv, the
