@@ -20,6 +20,8 @@
         X(status) \
         X(show) \
         X(list) \
+        X(top) \
+        X(events) \
         X(recycle) \
         X(restart) \
         X(stop) \

@@ -39,7 +39,7 @@ static int worker_path(Ctl *ctl, const char *name, char **ret) {
 static int worker_properties(Ctl *ctl, const char *name, json_object **ret) {
         _cleanup_free_ char *path = NULL;
         int r = worker_path(ctl, name, &path);
-        return r != 0 ? r : ctl_get_all(ctl, path, CGWATCH_WORKER_INTERFACE, ret);
+        return r != 0 ? r : ctl_get_worker(ctl, path, ret);
 }
 
 static int status_worker(Ctl *ctl, const char *name) {
@@ -102,7 +102,7 @@ static int run_status(Ctl *ctl, int argc, char *argv[]) {
         r = ctl_list_workers(ctl, &w, &n);
         if (r != 0)
                 return r;
-        r = ctl_get_all(ctl, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, &dyno);
+        r = ctl_get_dyno(ctl, &dyno);
         if (r != 0) {
                 ctl_workers_free(w, n);
                 return r;

@@ -246,6 +246,55 @@ int ctl_get_all(Ctl *ctl, const char *path, const char *interface, json_object *
         return 0;
 }
 
+/* The properties sd-bus leaves out of GetAll (SD_BUS_VTABLE_PROPERTY_EXPLICIT in src/bus.c: read
+ * from the cgroup files on each call), asked for one by one. */
+static int get_explicit(Ctl *ctl, const char *path, const char *interface, const char *const *names, json_object *o) {
+        for (const char *const *n = names; *n; n++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                json_object *v;
+                int r;
+
+                r = sd_bus_call_method(ctl->bus, ctl->dest, path, "org.freedesktop.DBus.Properties", "Get", &e, &reply,
+                                       "ss", interface, *n);
+                if (r < 0 && sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_PROPERTY))
+                        continue; /* an older daemon */
+                if (r < 0)
+                        return ctl_fail(r, &e, "read a property");
+                v = variant_to_json(reply);
+                if (v)
+                        json_object_object_add(o, *n, v);
+        }
+        return 0;
+}
+
+static int get_all_and_explicit(Ctl *ctl, const char *path, const char *interface, const char *const *names,
+                                json_object **ret) {
+        json_object *o;
+        int r = ctl_get_all(ctl, path, interface, &o);
+        if (r != 0)
+                return r;
+        r = get_explicit(ctl, path, interface, names, o);
+        if (r != 0) {
+                json_object_put(o);
+                return r;
+        }
+        *ret = o;
+        return 0;
+}
+
+int ctl_get_worker(Ctl *ctl, const char *path, json_object **ret) {
+        static const char *const names[] = {"Incarnation", "GrowthRate", "TimeToBudget", "MemoryCurrent",
+                                            "MemoryPeak",  "MemoryAnon", "MemoryFile",   NULL};
+        return get_all_and_explicit(ctl, path, CGWATCH_WORKER_INTERFACE, names, ret);
+}
+
+int ctl_get_dyno(Ctl *ctl, json_object **ret) {
+        static const char *const names[] = {"DynoMemoryCurrent", "DynoMemoryPeak", "DynoPressureSomeAvg10",
+                                            "DynoPressureFullAvg10", NULL};
+        return get_all_and_explicit(ctl, CGWATCH_MANAGER_PATH, CGWATCH_MANAGER_INTERFACE, names, ret);
+}
+
 uint64_t ctl_json_u64(json_object *o, const char *key) {
         json_object *v;
         return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;

@@ -91,6 +91,12 @@ void ctl_workers_free(CtlWorker *w, size_t n);
  * "d" doubles, "b" booleans). Returns 0 or an exit status. */
 int ctl_get_all(Ctl *ctl, const char *path, const char *interface, json_object **ret);
 
+/* GetAll leaves out the properties marked SD_BUS_VTABLE_PROPERTY_EXPLICIT (the memory figures, read
+ * live from the cgroup files): these two add them with one Get each. A worker's object and the
+ * Manager's. Return 0 or an exit status. */
+int ctl_get_worker(Ctl *ctl, const char *path, json_object **ret);
+int ctl_get_dyno(Ctl *ctl, json_object **ret);
+
 /* Reads an a{sv} (GetAll's reply, PropertiesChanged's changed properties) into obj. Returns 0 or
  * -errno. */
 int ctl_read_properties(sd_bus_message *m, json_object *obj);

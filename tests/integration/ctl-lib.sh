@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Shared by the cgwatchctl scenarios (test-ctl*.sh, systemd mode): install what a package would
+# (daemon, CLI, units, D-Bus policy, completion) into the guest's throwaway root, and small
+# helpers. Sourced after assert.sh.
+LEAKER=$BUILD/tests/helpers/cgwatch-leaker
+MiB=$((1024 * 1024))
+
+ctl_install() {
+        install -m 755 "$BUILD/cgwatchd" /usr/sbin/cgwatchd
+        install -m 755 "$BUILD/cgwatchctl" /usr/bin/cgwatchctl
+        install -m 644 -t /etc/systemd/system "$SRC/units/cgwatch.service" "$SRC/units/cgwatch@.service"
+        install -m 644 -t /etc/dbus-1/system.d "$SRC/units/org.cgwatch1.conf"
+        install -D -m 644 -t /usr/share/bash-completion/completions "$SRC/shell-completion/bash/cgwatchctl"
+        mkdir -p /etc/cgwatch
+        busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig >/dev/null
+        systemctl daemon-reload
+}
+
+# memory.high is the tripwire below the budget: budget - budget/32 while nothing is learned.
+tripwire() { echo $(($1 - $1 / 32)); }
+
+# within SECONDS COMMAND...: polls COMMAND until it succeeds or SECONDS of wall time have passed
+# (a deadline, not a count of tries: on a loaded emulated VM one try may take seconds).
+within() {
+        local deadline=$((SECONDS + $1))
+        shift
+        until "$@"; do
+                [ $SECONDS -ge $deadline ] && return 1
+                sleep 0.2
+        done
+}
+
+# mark WHAT: where the time goes on a slow (emulated, shared) VM.
+mark() { say "-- $SECONDS s: $*"; }
+
+# An unprivileged caller.
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+
+# expect_exit STATUS DESCRIPTION COMMAND...: COMMAND exits with exactly STATUS.
+expect_exit() {
+        local want=$1 d=$2 got
+        shift 2
+        "$@" >/dev/null 2>&1
+        got=$?
+        if [ "$got" = "$want" ]; then ok "$d (exit $got)"; else not_ok "$d (exit $got, want $want)"; fi
+}
+
+ctl_finish() {
+        say "$PASSED passed, $FAILED failed, in $SECONDS s"
+        if [ "$FAILED" -gt 0 ]; then
+                journalctl --no-pager -u 'cgwatch*' | tail -n 60
+        fi
+        [ "$FAILED" -eq 0 ]
+}
