@@ -370,6 +370,7 @@ void manager_handle_event(Manager *m, Worker *w, const Event *e) {
                 manager_announce(m, e);
                 break;
         }
+        manager_state_save(m); /* what a restarted daemon resumes from */
 }
 
 void manager_on_worker_report(Worker *w, const Event *e, void *userdata) {

@@ -139,12 +139,18 @@ static int manager_setup_cgroups(Manager *m, const ManagerOptions *o) {
         if (!m->original_path || !m->base_path)
                 return log_oom();
 
+        /* A base that a previous daemon of this dyno created (and died before removing) is ours to
+         * remove at a clean stop too. */
+        if (o->cgroup_root && faccessat(m->runtime_fd, "base-created", F_OK, 0) >= 0)
+                m->created_base = true;
         if (o->cgroup_root && faccessat(m->root.fd, *m->base_path ? m->base_path : ".", F_OK, 0) < 0) {
                 r = cgroup_create(&m->root, m->base_path, UINT64_MAX, UINT64_MAX);
                 if (r < 0)
                         return log_error_errno(r, "Failed to create the cgroup '%s' given by --cgroup-root: %m",
                                                m->base_path);
                 m->created_base = true;
+                _cleanup_close_ int fd =
+                        openat(m->runtime_fd, "base-created", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         }
 
         r = cgroup_has_controller(&m->root, m->base_path, "memory");
@@ -616,20 +622,21 @@ static void manager_cleanup_cgroups(Manager *m) {
                 (void) cgroup_write_file(&m->root, m->base_path, "cgroup.subtree_control", "-memory -pids -cpu");
                 if (cgroup_attach(&m->root, m->original_path, getpid()) >= 0) {
                         (void) cgroup_remove(&m->root, m->daemon_path);
-                        if (m->created_base)
-                                (void) cgroup_remove(&m->root, m->base_path);
+                        if (m->created_base && cgroup_remove(&m->root, m->base_path) >= 0)
+                                (void) unlinkat(m->runtime_fd, "base-created", 0);
                 }
         }
 }
 
 void manager_check_shutdown_done(Manager *m) {
-        if (!m->shutting_down)
+        if (!m->shutting_down || manager_orphans_pending(m))
                 return;
         for (size_t i = 0; i < m->n_workers; i++)
                 if (worker_state_is_active(m->workers[i]->state) || m->workers[i]->retiree)
                         return;
         log_info("All workers stopped.");
         manager_cleanup_cgroups(m);
+        manager_state_remove(m);
         (void) sd_event_exit(m->event, m->exit_code);
 }
 
@@ -714,6 +721,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         if (!m)
                 return log_oom();
         m->root.fd = -EBADF;
+        m->runtime_fd = m->lock_fd = -EBADF;
         m->policy = POLICY_CONFIG_DEFAULT;
         m->proc = o->proc;
         m->config_path = strdup(o->config_path);
@@ -726,6 +734,9 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
                 log_error("%s", err ?: strerror(-r));
                 return -EINVAL;
         }
+        r = manager_state_open(m);
+        if (r < 0)
+                return r;
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -758,13 +769,14 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         r = monitor_watch_open(m->monitor, m->dyno_path, /* local= */ true, &m->config->dyno.pressure, &m->dyno_watch);
         if (r < 0)
                 log_warning_errno(r, "Failed to watch the dyno's memory events and pressure, continuing without: %m");
-        r = notify_open(m->event, manager_on_notify, m, &m->notify);
+        r = notify_open(m->event, m->notify_path, manager_on_notify, m, &m->notify);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the notification socket: %m");
         m->worker_ctx = (WorkerContext){
                 .event = m->event,
                 .root = &m->root,
                 .notify_socket = notify_socket(m->notify),
+                .output_dir = m->output_dir,
                 .report = manager_on_worker_report,
                 .userdata = m,
         };
@@ -790,8 +802,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
 int manager_run(Manager *m) {
         int r;
 
-        for (size_t i = 0; i < m->n_workers; i++)
-                (void) manager_start_worker(m, m->workers[i]);
+        manager_restore(m); /* re-adopts what survived a previous daemon, starts the rest */
         (void) sd_notify(0, "READY=1");
         manager_update_status(m);
         r = sd_event_loop(m->event);
@@ -817,6 +828,7 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_groups; i++)
                 group_free(m->groups[i]);
         free(m->groups);
+        manager_orphans_free(m);
         monitor_watch_free(m->dyno_watch);
         monitor_free(m->monitor);
         notify_free(m->notify);
@@ -833,6 +845,12 @@ Manager *manager_free(Manager *m) {
         free(m->original_path);
         free(m->daemon_path);
         free(m->dyno_path);
+        safe_close(m->runtime_fd);
+        safe_close(m->lock_fd);
+        free(m->runtime_dir);
+        free(m->notify_path);
+        free(m->output_dir);
+        free(m->boot_id);
         free(m);
         return NULL;
 }

@@ -74,6 +74,17 @@ typedef struct Manager {
 
         bool shutting_down;
         int exit_code;
+
+        /* manager-state.c: surviving our own crash. /run/cgwatch/<dyno>/ holds state.json, the
+         * notify socket, the lock and the output FIFOs. */
+        char *runtime_dir;
+        char *notify_path;
+        char *output_dir;
+        int runtime_fd; /* O_DIRECTORY of runtime_dir */
+        int lock_fd;    /* flock()ed: one daemon per dyno */
+        char *boot_id;
+        struct Orphan **orphans; /* populated nodes of no worker, being stopped */
+        size_t n_orphans;
 } Manager;
 
 typedef struct ManagerOptions {
@@ -106,6 +117,21 @@ usec_t manager_sample_interval(const Config *c);
 int manager_history_sample(void *userdata, const char *name, HistorySample *ret);
 /* The dyno's memory.high while a worker drains: halfway from RecycleAt to MemoryLimit. */
 uint64_t manager_dyno_drain_high(const Manager *m);
+
+/* manager-state.c */
+/* Creates /run/cgwatch/<dyno> (<dyno>: amqp_link_dyno_name(), "default" for cgwatch.conf) and takes its
+ * lock. Returns 0, -EBUSY when another daemon runs this dyno, or another negative errno. */
+int manager_state_open(Manager *m);
+/* Writes the state file from the worker table (logged once on failure). */
+void manager_state_save(Manager *m);
+/* After a clean stop: no state to resume. */
+void manager_state_remove(Manager *m);
+/* At start: reads the state file and the cgroup tree, re-adopts live workers, stops what cannot
+ * be vouched for (then starts it afresh), starts the rest. Replaces starting every worker. */
+void manager_restore(Manager *m);
+/* Whether populated nodes of no worker are still being stopped. */
+bool manager_orphans_pending(const Manager *m);
+void manager_orphans_free(Manager *m);
 
 /* manager-events.c */
 /* Enriches an event with the dyno's figures and the wall clock, and hands it to every sink. */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The sd_notify socket workers talk to: NOTIFY_SOCKET points at one abstract datagram socket of
- * ours; SO_PASSCRED tells who sent a message. Each line of a message is handed to the owner
+/* The sd_notify socket workers talk to: NOTIFY_SOCKET points at one datagram socket of ours, at
+ * a path that stays the same across restarts of the daemon (/run/cgwatch/<dyno>/notify), so that
+ * workers which survived a crash of the daemon reach its successor; SO_PASSCRED tells who sent a
+ * message. Each line of a message is handed to the owner
  * with the sender's PID; the owner tells which worker it belongs to (a worker's helper process
  * may send on its behalf, as systemd allows with NotifyAccess=all). */
 
@@ -12,6 +14,7 @@
 #include <stddef.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "log.h"
@@ -19,7 +22,7 @@
 
 struct Notify {
         int fd;
-        char *socket; /* "@cgwatch/..." */
+        char *socket; /* the path */
         sd_event_source *source;
         NotifyFn fn;
         void *userdata;
@@ -66,32 +69,38 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
         return 0;
 }
 
-int notify_open(sd_event *event, NotifyFn fn, void *userdata, Notify **ret) {
+int notify_open(sd_event *event, const char *path, NotifyFn fn, void *userdata, Notify **ret) {
         _cleanup_(notify_freep) Notify *nt = NULL;
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        char name[64];
+        size_t l = strlen(path);
         int one = 1, r;
-        size_t l;
 
+        if (l >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
         nt = calloc(1, sizeof *nt);
         if (!nt)
                 return -ENOMEM;
         nt->fd = -EBADF;
         nt->fn = fn;
         nt->userdata = userdata;
+        nt->socket = strdup(path);
+        if (!nt->socket)
+                return -ENOMEM;
         nt->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (nt->fd < 0)
                 return -errno;
-        /* Abstract: nothing to clean up on disk, and workers under any User= can reach it. */
-        snprintf(name, sizeof name, "cgwatch/%d/notify", (int) getpid());
-        l = strlen(name);
-        memcpy(sa.sun_path + 1, name, l);
-        if (bind(nt->fd, (struct sockaddr *) &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 1 + l)) < 0)
+        memcpy(sa.sun_path, path, l);
+        /* The previous daemon's socket, if it died: the path is ours (its directory is root's). */
+        if (unlink(path) < 0 && errno != ENOENT)
+                return -errno;
+        if (bind(nt->fd, (struct sockaddr *) &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + l + 1)) < 0)
+                return -errno;
+        /* Workers under any User= may send; who sent what is told by SO_PASSCRED, and a message
+         * from a process outside every worker's node is ignored. */
+        if (chmod(path, 0666) < 0)
                 return -errno;
         if (setsockopt(nt->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
                 return -errno;
-        if (asprintf(&nt->socket, "@%s", name) < 0)
-                return -ENOMEM;
         r = sd_event_add_io(event, &nt->source, nt->fd, EPOLLIN, on_notify, nt);
         if (r < 0)
                 return r;

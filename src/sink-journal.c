@@ -48,7 +48,9 @@ static const char *bytes_or_max(uint64_t v, char *buf, size_t size) {
 }
 
 static const char *exit_describe(int code, int status, char *buf, size_t size) {
-        if (code == CLD_EXITED)
+        if (code == 0) /* re-adopted from a previous daemon: not our child */
+                snprintf(buf, size, "exited (status unknown: not a child of this daemon)");
+        else if (code == CLD_EXITED)
                 snprintf(buf, size, "exited with status %d", status);
         else
                 snprintf(buf, size, "killed by signal %s%s", sigabbrev_np(status) ?: "?",
@@ -196,7 +198,10 @@ int journal_record_format(const Event *e, JournalRecord *ret) {
                 add_field(r, "CGWATCH_MEMORY_HIGH_BYTES=%s", bytes_or_max(e->memory_high, buf, sizeof buf));
                 break;
         case EVENT_EXITED:
-                add_field(r, "CGWATCH_EXIT_CODE=%s", e->exit_code == CLD_EXITED ? "exited" : "killed");
+                add_field(r, "CGWATCH_EXIT_CODE=%s",
+                          e->exit_code == 0            ? "unknown"
+                          : e->exit_code == CLD_EXITED ? "exited"
+                                                       : "killed");
                 add_field(r, "CGWATCH_EXIT_STATUS=%d", e->exit_status);
                 break;
         case EVENT_STATE_CHANGED:

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -237,13 +238,14 @@ static void worker_restore_brake(Worker *w) {
                 log_warning_errno(r, "Failed to restore memory.high of '%s', ignoring: %m", w->cgroup_path);
 }
 
-static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        Worker *w = userdata;
+/* The main process is gone: `code`/`status` as in siginfo_t (code 0: unknown, the process was
+ * re-adopted from a previous daemon and is not our child, so its exit status cannot be had). */
+static void worker_exited(Worker *w, int code, int status) {
         const CgroupRoot *root = w->ctx->root;
         Event e = worker_event(w, EVENT_EXITED);
 
-        e.exit_code = si->si_code;
-        e.exit_status = si->si_status;
+        e.exit_code = code;
+        e.exit_status = status;
         e.planned = w->intent != INTENT_NONE;
 
         w->child_source = sd_event_source_disable_unref(w->child_source);
@@ -281,6 +283,10 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
          * process. */
         if (worker_state_is_active(w->state) && w->pid == 0)
                 worker_set_state(w, WEV_EXIT_DONE);
+}
+
+static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        worker_exited(userdata, si->si_code, si->si_status);
         return 0;
 }
 
@@ -578,27 +584,53 @@ static int on_worker_output(sd_event_source *s, int fd, uint32_t revents, void *
         return 0;
 }
 
+/* Foreground: the worker's output goes to a FIFO, ctx->output_dir/NAME.out, which outlives the
+ * daemon: the worker holds it open for reading and writing (so a dead daemon is not a dead reader:
+ * no SIGPIPE, no EPIPE; with nobody reading, a write blocks once the pipe's 64 KiB are full, until
+ * the next daemon reads again). Without an output_dir, a plain pipe. Opens our reading end and
+ * the end for workers (w->output_fd[0], [1]) once; returns 0 or -errno. */
+static int worker_output_open_reader(Worker *w) {
+        _cleanup_free_ char *path = NULL;
+
+        if (w->output_fd[0] >= 0)
+                return 0;
+        if (w->ctx->output_dir) {
+                if (asprintf(&path, "%s/%s.out", w->ctx->output_dir, w->name) < 0)
+                        return -ENOMEM;
+                if (mkfifo(path, 0600) < 0 && errno != EEXIST)
+                        return -errno;
+                w->output_fd[0] = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+                /* Its own open file description, so that it blocks like any stdout. */
+                w->output_fd[1] = w->output_fd[0] >= 0 ? open(path, O_RDWR | O_CLOEXEC) : -EBADF;
+        } else if (pipe2(w->output_fd, O_CLOEXEC | O_NONBLOCK) >= 0)
+                /* The writing end blocks like any stdout; only our reading end must not. */
+                (void) fcntl(w->output_fd[1], F_SETFL, 0);
+        if (w->output_fd[0] < 0 || w->output_fd[1] < 0) {
+                int e = errno;
+                w->output_fd[0] = safe_close(w->output_fd[0]);
+                w->output_fd[1] = safe_close(w->output_fd[1]);
+                return -e;
+        }
+        int r = sd_event_add_io(w->ctx->event, &w->output_source, w->output_fd[0], EPOLLIN, on_worker_output, w);
+        if (r < 0) {
+                w->output_fd[0] = safe_close(w->output_fd[0]);
+                w->output_fd[1] = safe_close(w->output_fd[1]);
+                return r;
+        }
+        (void) sd_event_source_set_description(w->output_source, "worker-output");
+        return 0;
+}
+
 /* Returns the fd the worker's stdout and stderr go to (owned by the caller), or -EBADF to inherit
- * ours. Under journald each worker gets its own stream, tagged with its name; in the foreground
- * one pipe per worker, kept across incarnations, read by on_worker_output(). */
+ * ours. Under journald each worker gets its own stream, tagged with its name (journald holds the
+ * other end, so it outlives the daemon); in the foreground see worker_output_open_reader(). */
 static int worker_open_output(Worker *w) {
         if (log_to_journal()) {
                 int fd = sd_journal_stream_fd(w->name, LOG_INFO, /* level_prefix= */ 1);
                 return fd < 0 ? -EBADF : fd;
         }
-        if (w->output_fd[1] < 0) {
-                if (pipe2(w->output_fd, O_CLOEXEC | O_NONBLOCK) < 0)
-                        return -EBADF;
-                /* The writing end blocks like any stdout; only our reading end must not. */
-                (void) fcntl(w->output_fd[1], F_SETFL, 0);
-                if (sd_event_add_io(w->ctx->event, &w->output_source, w->output_fd[0], EPOLLIN, on_worker_output, w) <
-                    0) {
-                        w->output_fd[0] = safe_close(w->output_fd[0]);
-                        w->output_fd[1] = safe_close(w->output_fd[1]);
-                        return -EBADF;
-                }
-                (void) sd_event_source_set_description(w->output_source, "worker-output");
-        }
+        if (worker_output_open_reader(w) < 0)
+                return -EBADF;
         int fd = fcntl(w->output_fd[1], F_DUPFD_CLOEXEC, 3);
         return fd < 0 ? -EBADF : fd;
 }
@@ -780,4 +812,88 @@ int worker_stop(Worker *w, WorkerIntent intent) {
         worker_set_state(w, WEV_STOP);
         (void) worker_arm_timer(w, w->cfg->stop_timeout_usec, on_stop_timeout, "worker-stop-timeout");
         return 1;
+}
+
+/* Re-adoption after a restart of the daemon (manager-state.c restores the counters first). */
+
+#define SWEEP_CHECK_USEC (100 * USEC_PER_MSEC)
+
+/* An adopted main process is not our child (it was the previous daemon's): its pidfd becomes
+ * readable when it exits, but waitid() cannot tell how. */
+static int on_adopted_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        worker_exited(userdata, /* code= */ 0, /* status= */ 0);
+        return 0;
+}
+
+int worker_adopt(Worker *w, WorkerState state, pid_t pid, int pidfd, usec_t timer_usec) {
+        usec_t now = now_usec(), delay = timer_usec > now ? timer_usec - now : 0;
+        int r;
+
+        if (pid > 0) {
+                r = sd_event_add_io(w->ctx->event, &w->child_source, pidfd, EPOLLIN, on_adopted_exit, w);
+                if (r < 0)
+                        return r;
+                (void) sd_event_source_set_description(w->child_source, "worker-pidfd-adopted");
+                w->pid = pid;
+                w->pidfd = pidfd;
+        }
+        if (!log_to_journal())
+                (void) worker_output_open_reader(w);
+        w->state = state;
+        switch (state) {
+        case WORKER_STOPPING:
+                /* The stop signal went out before the crash: only the rest of StopTimeoutSec is
+                 * left, and the signal is not sent again (a recycle completes once). */
+                return worker_arm_timer(w, timer_usec ? delay : w->cfg->stop_timeout_usec, on_stop_timeout,
+                                        "worker-stop-timeout");
+        case WORKER_BACKOFF:
+                return worker_arm_timer(w, delay, on_backoff_done, "worker-backoff");
+        case WORKER_STARTING:
+                return worker_arm_timer(w, timer_usec ? delay : w->cfg->ready_timeout_usec, on_ready_timeout,
+                                        "worker-ready-timeout");
+        default:
+                return 0;
+        }
+}
+
+static int on_sweep_check(sd_event_source *s, uint64_t usec, void *userdata) {
+        Worker *w = userdata;
+
+        if (cgroup_is_populated(w->ctx->root, w->cgroup_path) > 0 &&
+            sd_event_source_set_time_relative(s, SWEEP_CHECK_USEC) >= 0 &&
+            sd_event_source_set_enabled(s, SD_EVENT_ONESHOT) >= 0)
+                return 0;
+        worker_exited(w, /* code= */ 0, /* status= */ 0);
+        return 0;
+}
+
+int worker_sweep(Worker *w, WorkerState state, WorkerIntent intent) {
+        char buf[65536];
+        int r;
+
+        w->state = state;
+        w->intent = intent;
+        w->pid = 0;
+        r = cgroup_read_file(w->ctx->root, w->cgroup_path, "cgroup.procs", buf, sizeof buf);
+        if (r >= 0)
+                for (char *p = buf, *e; *p; p = e) {
+                        long pid = strtol(p, &e, 10);
+                        if (e == p)
+                                break;
+                        if (pid > 0)
+                                (void) kill((pid_t) pid, w->cfg->stop_signal);
+                }
+        if (worker_state_is_active(state)) {
+                if (w->state != WORKER_STOPPING)
+                        worker_set_state(w, WEV_STOP);
+                w->stop_usec = now_usec();
+                r = worker_arm_timer(w, w->cfg->stop_timeout_usec, on_stop_timeout, "worker-stop-timeout");
+                if (r < 0)
+                        return r;
+        }
+        r = sd_event_add_time_relative(w->ctx->event, &w->child_source, CLOCK_MONOTONIC, 0, 1000, on_sweep_check, w);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(w->child_source, "worker-sweep");
+        return 0;
 }

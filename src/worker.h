@@ -32,6 +32,7 @@ typedef struct WorkerContext {
         sd_event *event;
         const CgroupRoot *root;
         const char *notify_socket; /* NOTIFY_SOCKET for workers; NULL = none */
+        const char *output_dir;    /* foreground: the workers' output FIFOs; NULL = pipes */
         bool shutting_down;        /* nothing restarts once the daemon is stopping */
         /* Events that happen later than the operation that caused them. Called synchronously;
          * after an EXITED report of an unplanned exit the owner must call worker_restart_after()
@@ -196,6 +197,19 @@ uint64_t worker_tripwire(const Worker *w);
  * `high` so the stop handler can still run. Returns 1 if lifted now, 0 if not draining or
  * already lifted, or a negative errno. */
 int worker_lift_drain(Worker *w, uint64_t high);
+
+/* Re-adoption by a restarted daemon, after the owner restored the counters from the state file.
+ * worker_adopt(): the live main process `pid` (its `pidfd`, owned from now on) continues in
+ * `state`; its exit is watched through the pidfd (it is not our child: the exit status is
+ * unknown, code 0, and an unplanned exit counts as a failure); `timer_usec` (CLOCK_MONOTONIC; 0 =
+ * from now) re-arms the stop timeout, backoff or ready wait of that state. Stop signals are not
+ * sent again. Returns 0 or a negative errno (then nothing was taken).
+ * worker_sweep(): the node holds processes nobody can vouch for (or none, for a main process that
+ * exited while no daemon watched): `state` is restored (STOPPING if active), StopSignal goes to
+ * every process in the node, StopTimeoutSec then cgroup.kill, and once the node is empty the
+ * exit is handled as `intent` says (INTENT_RESTART: a fresh start). Returns 0 or a negative errno. */
+int worker_adopt(Worker *w, WorkerState state, pid_t pid, int pidfd, usec_t timer_usec);
+int worker_sweep(Worker *w, WorkerState state, WorkerIntent intent);
 
 /* Whether a drain needs the dyno's headroom right now (a recycle in progress or a retiree). */
 bool worker_is_draining(const Worker *w);
