@@ -22,7 +22,7 @@ ExecStart=/bin/sh -c 'echo start \$\$ >>$WORK/counter.log; trap "echo term \$\$ 
 StopTimeoutSec=10
 
 [Worker drainer]
-ExecStart=/bin/sh -c 'echo start \$\$ >>$WORK/drainer.log; trap "echo term \$\$ >>$WORK/drainer.log; sleep 12; echo exit \$\$ >>$WORK/drainer.log; exit 0" TERM; while :; do sleep 0.2; done'
+ExecStart=/bin/sh -c 'echo start \$\$ >>$WORK/drainer.log; trap "echo term \$\$ >>$WORK/drainer.log; sleep 20; echo exit \$\$ >>$WORK/drainer.log; exit 0" TERM; while :; do sleep 0.2; done'
 MaxLifetimeSec=5
 StopTimeoutSec=60
 
@@ -67,14 +67,15 @@ start_daemon
 wait_for 30 worker_running counter && wait_for 30 worker_running drainer && wait_for 30 worker_running pinger &&
         wait_for 30 worker_running flaky || not_ok "all four workers running"
 
-# The drainer's lifetime recycle: SIGKILL the daemon while it drains (12 s in its TERM handler).
+# The drainer's lifetime recycle: SIGKILL the daemon while it drains (20 s in its TERM handler).
 wait_for 30 grep -q "^term" "$WORK/drainer.log" || not_ok "the drainer got its lifetime recycle"
-drainer1=$(awk '/^start/ {print $2; exit}' "$WORK/drainer.log")
+drainer1=$(awk '/^term/ {p = $2} END {print p}' "$WORK/drainer.log") # the incarnation that drains
+drainer_inc=$(starts drainer)
 counter1=$(main_pid counter)
 pinger1=$(main_pid pinger)
 pinger_starts=$(starts pinger)
 flaky1=$(main_pid flaky)
-check "the drainer is mid-drain at the crash" sh -c "kill -0 $drainer1 && ! grep -q ^exit $WORK/drainer.log"
+check "the drainer is mid-drain at the crash" sh -c "kill -0 $drainer1 && ! grep -q '^exit $drainer1' $WORK/drainer.log"
 crash KILL
 say "SIGKILLed cgwatchd mid-drain; state file: $(wc -c <"$STATE") bytes"
 c0=$(cat "$WORK/count")
@@ -85,9 +86,9 @@ check "the counter keeps counting while no daemon runs (its output does not stop
 restart_daemon cgwatchd-2.log
 check "the state file was trusted" log_has "Resuming from /run/cgwatch/default/state.json (4 workers)"
 check "counter re-adopted with its pid" log_has "Worker counter: re-adopted pid $counter1 (incarnation 1, running)"
-log_has "Worker drainer: re-adopted pid $drainer1 (incarnation 1, stopping, recycle in flight: lifetime)" ||
+log_has "Worker drainer: re-adopted pid $drainer1 (incarnation $drainer_inc, stopping, recycle in flight: lifetime)" ||
         say "  the new daemon on the drainer: $(grep drainer "$LOG" | head -3)"
-check "the drainer re-adopted mid-recycle" log_has "Worker drainer: re-adopted pid $drainer1 (incarnation 1, stopping, recycle in flight: lifetime)"
+check "the drainer re-adopted mid-recycle" log_has "Worker drainer: re-adopted pid $drainer1 (incarnation $drainer_inc, stopping, recycle in flight: lifetime)"
 c1=$(cat "$WORK/count")
 sleep 1
 check "counter: same pid, still counting" sh -c "[ '$(main_pid counter)' = $counter1 ] && grep -qx $counter1 $DYNO/counter/cgroup.procs && [ \$(cat $WORK/count) -gt $c1 ]"
