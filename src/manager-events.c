@@ -202,18 +202,16 @@ static void manager_supervise_failure(Manager *m, Worker *w, bool success) {
         manager_restart_after(m, w, delay, /* count= */ true);
 }
 
-/* A start that failed: the daemon's own failures (EMFILE, ENOMEM, a node it could not create)
- * are retried with backoff and never count against the worker's or its group's restart
- * intensity; the worker's own (an unknown User=) are judged like a death. */
-static void manager_handle_start(Manager *m, Worker *w, int r, const Event *e) {
-        if (r == 0)
-                return;
-        if (r > 0 || !w->start_error_repeated)
-                manager_handle_event(m, w, e);
+/* A start that failed, however it was started (explicitly, after an exit, or when a backoff
+ * timer fired: then it comes back as a START_FAILED report): the daemon's own failures (EMFILE,
+ * ENOMEM, a node it could not create or that is EBUSY) are retried with backoff and never count
+ * against the worker's or its group's restart intensity; the worker's own (an unknown User=) are
+ * judged like a death. One that fails like the one before is not announced again. */
+static void manager_start_failed(Manager *m, Worker *w, const Event *e) {
+        if (!w->start_error_repeated)
+                manager_announce(m, e);
         else
                 log_debug("Worker %s: start attempt %u failed the same way, retrying.", w->name, w->start_failures);
-        if (r > 0)
-                return;
         if (e->daemon_fault) {
                 w->consecutive_failures++;
                 usec_t delay =
@@ -221,6 +219,13 @@ static void manager_handle_start(Manager *m, Worker *w, int r, const Event *e) {
                 manager_restart_after(m, w, MAX(delay, DAEMON_FAULT_MIN_DELAY_USEC), /* count= */ false);
         } else
                 manager_supervise_failure(m, w, /* success= */ false);
+}
+
+static void manager_handle_start(Manager *m, Worker *w, int r, const Event *e) {
+        if (r > 0)
+                manager_handle_event(m, w, e);
+        else if (r < 0)
+                manager_start_failed(m, w, e);
 }
 
 static void manager_after_exit(Manager *m, Worker *w, const Event *e) {
@@ -355,6 +360,10 @@ void manager_handle_event(Manager *m, Worker *w, const Event *e) {
                 manager_check_shutdown_done(m);
                 break;
         }
+        case EVENT_START_FAILED:
+                /* from a backoff timer (worker.c's on_backoff_done): retried like any failed start */
+                manager_start_failed(m, w, e);
+                break;
         case EVENT_STATE_CHANGED:
                 manager_announce(m, e);
                 if (e->new_state == WORKER_FAILED) {
