@@ -22,8 +22,7 @@
 #include "log.h"
 #include "manager.h"
 
-#define MIB                         (1024ULL * 1024ULL)
-#define DAEMON_FAULT_MIN_DELAY_USEC (100 * USEC_PER_MSEC)
+#define MIB (1024ULL * 1024ULL)
 
 void manager_announce(Manager *m, const Event *e) {
         Event x = *e;
@@ -213,10 +212,12 @@ static void manager_start_failed(Manager *m, Worker *w, const Event *e) {
         else
                 log_debug("Worker %s: start attempt %u failed the same way, retrying.", w->name, w->start_failures);
         if (e->daemon_fault) {
-                w->consecutive_failures++;
-                usec_t delay =
-                        backoff_delay_usec(w->consecutive_failures, w->cfg->restart_usec, w->cfg->restart_max_usec);
-                manager_restart_after(m, w, MAX(delay, DAEMON_FAULT_MIN_DELAY_USEC), /* count= */ false);
+                usec_t delay = daemon_fault_delay_usec(++w->daemon_faults);
+                if (!w->start_error_repeated)
+                        log_warning("Worker %s: the daemon failed to start it (%s, %u in a row), retrying in %" PRIu64
+                                    " ms; this is not counted against the worker or its supervisors.",
+                                    w->name, strerror(-e->error), w->daemon_faults, delay / USEC_PER_MSEC);
+                manager_restart_after(m, w, delay, /* count= */ false);
         } else
                 manager_supervise_failure(m, w, /* success= */ false);
 }

@@ -144,6 +144,10 @@ usec_t backoff_delay_usec(unsigned consecutive, usec_t base_usec, usec_t cap_use
         return MIN(d, cap_usec);
 }
 
+usec_t daemon_fault_delay_usec(unsigned faults_in_a_row) {
+        return backoff_delay_usec(MAX(faults_in_a_row, 1U), DAEMON_FAULT_MIN_DELAY_USEC, DAEMON_FAULT_MAX_DELAY_USEC);
+}
+
 bool restart_wanted(RestartPolicy p, bool success) {
         switch (p) {
         case RESTART_ALWAYS:

@@ -108,6 +108,15 @@ size_t supervision_escalate(const SupervisorLevel *levels, size_t n, usec_t now)
  * capped at `cap`. consecutive == 0 -> 0. */
 usec_t backoff_delay_usec(unsigned consecutive, usec_t base_usec, usec_t cap_usec);
 
+/* A start that failed on the daemon's own account (EMFILE, ENOMEM, EIO or ENOSPC creating the
+ * node, clone3): the worker did nothing, so nothing is recorded in any restart tally (the worker's
+ * or its groups') and its own backoff counter is untouched. It is retried after
+ * daemon_fault_delay_usec(faults in a row): 100 ms doubling up to 5 s, so a dyno that ran out of
+ * fds or memory for a moment picks itself up within seconds of the cause going away. */
+#define DAEMON_FAULT_MIN_DELAY_USEC (100 * USEC_PER_MSEC)
+#define DAEMON_FAULT_MAX_DELAY_USEC (5 * USEC_PER_SEC)
+usec_t daemon_fault_delay_usec(unsigned faults_in_a_row);
+
 /* Whether an exit that nobody asked for deserves a restart under `p`. `success` is exit code 0
  * (a clean exit); a death by signal or a non-zero code is a failure. */
 bool restart_wanted(RestartPolicy p, bool success);

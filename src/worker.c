@@ -600,12 +600,15 @@ static int worker_output_open_reader(Worker *w) {
                 if (mkfifo(path, 0600) < 0 && errno != EEXIST)
                         return -errno;
                 w->output_fd[0] = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-                /* Its own open file description, so that it blocks like any stdout. */
-                w->output_fd[1] = w->output_fd[0] >= 0 ? open(path, O_RDWR | O_CLOEXEC) : -EBADF;
+                /* The workers' end is opened afresh for each incarnation (worker_open_output()):
+                 * one fd per worker here, not two, so 1000 workers fit the kernel's default hard
+                 * RLIMIT_NOFILE of 4096. */
+                if (w->output_fd[0] < 0)
+                        return -errno;
         } else if (pipe2(w->output_fd, O_CLOEXEC | O_NONBLOCK) >= 0)
                 /* The writing end blocks like any stdout; only our reading end must not. */
                 (void) fcntl(w->output_fd[1], F_SETFL, 0);
-        if (w->output_fd[0] < 0 || w->output_fd[1] < 0) {
+        if (w->output_fd[0] < 0 || (!w->ctx->output_dir && w->output_fd[1] < 0)) {
                 int e = errno;
                 w->output_fd[0] = safe_close(w->output_fd[0]);
                 w->output_fd[1] = safe_close(w->output_fd[1]);
@@ -631,6 +634,14 @@ static int worker_open_output(Worker *w) {
         }
         if (worker_output_open_reader(w) < 0)
                 return -EBADF;
+        if (w->ctx->output_dir) {
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "%s/%s.out", w->ctx->output_dir, w->name) < 0)
+                        return -EBADF;
+                /* Its own open file description, so that it blocks like any stdout. */
+                int fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+                return fd < 0 ? -EBADF : fd;
+        }
         int fd = fcntl(w->output_fd[1], F_DUPFD_CLOEXEC, 3);
         return fd < 0 ? -EBADF : fd;
 }
@@ -761,6 +772,7 @@ int worker_start(Worker *w, Event *ret) {
         w->start_failures = 0;
         w->start_error_repeated = false;
         w->pid = pid;
+        w->daemon_faults = 0;
         w->incarnation++;
         w->intent = INTENT_NONE;
         w->recycle_reason = RECYCLE_NONE;

@@ -116,6 +116,7 @@ struct Worker {
         unsigned start_failures;
         int start_error;
         bool start_error_repeated;
+        unsigned daemon_faults;       /* starts in a row that failed on the daemon's account */
         RecycleReason recycle_reason; /* != NONE while stopping for a recycle */
         RecycleReason last_recycle_reason;
 

@@ -155,6 +155,17 @@ static void test_backoff(void **state) {
         assert_int_equal(backoff_delay_usec(3, 5 * USEC_PER_SEC, USEC_PER_SEC), USEC_PER_SEC);
 }
 
+/* The daemon's own start failures: retried from 100 ms, doubling, never slower than every 5 s (a
+ * dyno that ran out of fds picks itself up soon after), whatever the worker's RestartSec says. */
+static void test_daemon_fault_delay(void **state) {
+        assert_int_equal(daemon_fault_delay_usec(0), 100 * USEC_PER_MSEC);
+        assert_int_equal(daemon_fault_delay_usec(1), 100 * USEC_PER_MSEC);
+        assert_int_equal(daemon_fault_delay_usec(2), 200 * USEC_PER_MSEC);
+        assert_int_equal(daemon_fault_delay_usec(6), 3200 * USEC_PER_MSEC);
+        assert_int_equal(daemon_fault_delay_usec(7), 5 * USEC_PER_SEC);
+        assert_int_equal(daemon_fault_delay_usec(4000000000U), 5 * USEC_PER_SEC);
+}
+
 static void test_restart_policy(void **state) {
         assert_true(restart_wanted(RESTART_ALWAYS, true));
         assert_true(restart_wanted(RESTART_ALWAYS, false));
@@ -234,6 +245,7 @@ int main(void) {
                 cmocka_unit_test(test_escalate),
                 cmocka_unit_test(test_backoff),
                 cmocka_unit_test(test_restart_policy),
+                cmocka_unit_test(test_daemon_fault_delay),
                 cmocka_unit_test(test_strategies),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
