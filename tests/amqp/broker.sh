@@ -56,7 +56,7 @@ CONF
         export RABBITMQ_PID_FILE="$BROKER_DIR/broker.pid"
         export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
         export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
-        BROKER_EPMD_PID= BROKER_SH_PID=
+        BROKER_EPMD_PID= BROKER_SH_PID= BROKER_PID=
 }
 
 broker_ctl() {
@@ -78,6 +78,7 @@ broker_start() {
                 BROKER_EPMD_PID=$!
         fi
         rm -f "$RABBITMQ_PID_FILE"
+        BROKER_PID=
         "$RMQ_BIN/rabbitmq-server" </dev/null >>"$BROKER_DIR/log/server.out" 2>&1 &
         BROKER_SH_PID=$!
         # `await_startup` returns once the node runs its applications, i.e. accepts AMQP.
@@ -99,13 +100,15 @@ broker_start() {
 }
 
 broker_kill() {
-        kill -KILL "$BROKER_PID" 2>/dev/null || true
+        kill -KILL "${BROKER_PID:-}" 2>/dev/null || true
         wait "$BROKER_SH_PID" 2>/dev/null || true
         BROKER_SH_PID=
 }
 
 broker_stop() {
         if [ -n "$BROKER_SH_PID" ]; then
+                # A start that gave up has no BROKER_PID yet: the pid file, else the script.
+                [ -n "${BROKER_PID:-}" ] || BROKER_PID=$(cat "$RABBITMQ_PID_FILE" 2>/dev/null || echo "$BROKER_SH_PID")
                 kill -TERM "$BROKER_PID" 2>/dev/null || true
                 for _ in $(seq 1 30); do
                         kill -0 "$BROKER_SH_PID" 2>/dev/null || break
