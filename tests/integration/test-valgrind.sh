@@ -16,7 +16,7 @@ ExecStart=$LEAKER --rate 20
 MemoryBudget=48M
 
 [Worker crasher]
-ExecStart=/bin/sh -c 'sleep 1; exit 3'
+ExecStart=/bin/sh -c 'n=\$(cat $WORK/crashes 2>/dev/null || echo 0); echo \$((n + 1)) >$WORK/crashes; [ \$n -ge 3 ] && exec sleep 100000; sleep 1; exit 3'
 RestartSec=500ms
 
 [Worker steady]
@@ -26,7 +26,7 @@ CONF
 start_daemon
 check "the daemon runs under valgrind" wait_for 120 worker_running steady
 check "the leaker is recycled for its budget" wait_for 180 log_has "Recycling worker leaky.*reason=budget"
-check "the crasher is restarted" wait_for 120 sh -c "[ \$(grep -c 'Worker crasher started' '$LOG') -ge 3 ]"
+check "the crasher crashed 3 times and was restarted each time" wait_for 180 sh -c "[ \$(grep -c 'Worker crasher started' '$LOG') -ge 4 ]"
 cat >"$CONF" <<CONF
 [Worker leaky]
 ExecStart=$LEAKER --rate 20
