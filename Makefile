@@ -46,8 +46,11 @@ bench: build
 # config as /etc/cgwatch/cgwatch.conf unless one exists (tools/post-install, which also runs
 # journalctl --update-catalog and systemctl daemon-reload). A build dir set up by hand with another
 # prefix is switched to /usr first. DESTDIR=/some/dir stages instead (no catalog, no reload).
+# (The grep spares a meson run when the build dir has the right prefix already.)
 install: build
-	meson configure $(BUILDDIR) $(INSTALL_OPTS)
+	@grep -q '"name": "prefix", "value": "/usr"' $(BUILDDIR)/meson-info/intro-buildoptions.json && \
+		grep -q '"name": "sysconfdir", "value": "/etc"' $(BUILDDIR)/meson-info/intro-buildoptions.json || \
+		meson configure $(BUILDDIR) $(INSTALL_OPTS)
 	meson install -C $(BUILDDIR)
 
 clean:
