@@ -38,9 +38,11 @@ check-asan: deps $(ASANDIR)/build.ninja
 demo: build
 	examples/demo
 
+# Every scenario in one VM boot (bench/run); BENCH_QUICK=1: the smoke sizes that make check runs
+# as the meson test bench-quick (suite bench).
+BENCH_QUICK ?= 0
 bench: build
-	CGWATCH_WITH_BENCH=1 tools/install-deps
-	bench/run
+	BENCH_QUICK=$(BENCH_QUICK) bench/run
 
 # Binaries, units (systemd's unit dir), D-Bus policy, journal catalog, man pages, and the example
 # config as /etc/cgwatch/cgwatch.conf unless one exists (tools/post-install, which also runs
