@@ -64,6 +64,10 @@ BUS_PID=$!
 export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$WORK/bus"
 wait_for 30 test -S "$WORK/bus" || { not_ok "private bus up"; finish; }
 prop() { busctl --address="$DBUS_SYSTEM_BUS_ADDRESS" get-property org.cgwatch1 /org/cgwatch1 org.cgwatch1.Manager "$1" 2>/dev/null | cut -d' ' -f2; }
+# For wait_for, which re-runs a command but does not re-expand its arguments:
+prop_is() { test "$(prop "$1")" "$2" "$3"; }
+recycles_are() { test "$(recycles)" "$1" "$2"; }
+samples_are() { test "$(samples)" "$1" "$2"; }
 
 # The dyno "fleet-a" (the config file's name); Host= with a dot, escaped in routing keys.
 CONF=$WORK/fleet-a.conf
@@ -96,7 +100,7 @@ check "--check-config shows the [AMQP] settings" grep -q "amqp: amqp://cgwatch@1
 
 "$CGWATCHD" -c "$CONF" --cgroup-root "$CG/$BASE" >"$LOG" 2>&1 &
 DAEMON_PID=$!
-wait_for 120 test "$(prop AmqpConnected)" = true || { not_ok "the daemon connected to the broker"; finish; }
+wait_for 120 prop_is AmqpConnected = true || { not_ok "the daemon connected to the broker"; finish; }
 ok "the daemon connected (AmqpConnected=true)"
 check "the journal says so, once" test "$(log_count 'AMQP: connected to amqp://cgwatch@127.0.0.1')" = 1
 check "no warning that streaming is not implemented" test "$(log_count 'does not stream')" = 0
@@ -105,34 +109,34 @@ samples() { grep -c "\.sample	1	" "$MSGS" || true; }
 recycles() { grep -c "Recycling worker leaky " "$LOG" || true; }
 
 # Broker up: two recycles.
-wait_for 180 test "$(recycles)" -ge 2 || { not_ok "leaky recycled twice with the broker up"; finish; }
+wait_for 180 recycles_are -ge 2 || { not_ok "leaky recycled twice with the broker up"; finish; }
 # Kill the broker right after a round of samples has arrived: a transient sample sitting in the
 # broker's queue would die with it, confirmed, and spoil the count (samples are transient by
 # design); the next round is a second away.
 n=$(samples)
-wait_for 30 test "$(samples)" -gt "$n"
+wait_for 30 samples_are -gt "$n"
 sleep 0.1
 up_lines=$(wc -l <"$LOG")
 up_recycles=$(recycles)
 t_kill=$(now_ms)
 broker_kill
 say "broker killed after $up_recycles recycles"
-wait_for 60 test "$(prop AmqpConnected)" = false || not_ok "AmqpConnected went false"
+wait_for 60 prop_is AmqpConnected = false || not_ok "AmqpConnected went false"
 
 # Broker down: the leaker is recycled on schedule, the outbox (60) overflows with samples (4 per
 # second), the events stay.
-wait_for 120 test "$(recycles)" -ge $((up_recycles + 2)) || not_ok "leaky recycled twice during the outage"
-wait_for 60 test "$(prop AmqpDroppedSamples)" -gt 0 || not_ok "the outbox dropped samples"
+wait_for 120 recycles_are -ge $((up_recycles + 2)) || not_ok "leaky recycled twice during the outage"
+wait_for 60 prop_is AmqpDroppedSamples -gt 0 || not_ok "the outbox dropped samples"
 down_recycles=$(($(recycles) - up_recycles))
 broker_start || { not_ok "the broker restarted"; finish; }
 t_back=$(now_ms)
 say "broker restarted in ${BROKER_START_SECONDS} s; outage $(((t_back - t_kill) / 1000)) s, $down_recycles recycles during it"
-wait_for 120 test "$(prop AmqpConnected)" = true || { not_ok "the daemon reconnected"; finish; }
+wait_for 120 prop_is AmqpConnected = true || { not_ok "the daemon reconnected"; finish; }
 ok "the daemon reconnected"
 down_lines=$(wc -l <"$LOG")
 # One more recycle after the reconnect: its events must arrive.
 after=$(recycles)
-wait_for 120 test "$(recycles)" -gt "$after" || not_ok "leaky recycled after the reconnect"
+wait_for 120 recycles_are -gt "$after" || not_ok "leaky recycled after the reconnect"
 sleep 2
 
 for p in AmqpDroppedEvents AmqpDroppedSamples AmqpReturned AmqpNacked AmqpReconnects AmqpPublished AmqpConfirmed; do
