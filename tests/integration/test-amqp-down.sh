@@ -2,7 +2,7 @@
 # The AMQP sink in the real daemon with the broker unreachable (no broker needed: a closed port on
 # the guest's loopback): supervision goes on (the leaker is recycled for its budget, the innocent
 # starts exactly once), the journal says "unreachable" exactly once and never per retry, the
-# outbox (16) drops samples first, a stop does not wait for the broker, and the password is in no
+# outbox (100: room for every event of the run, not for 10 samples a second) drops samples first, a stop does not wait for the broker, and the password is in no
 # log line or D-Bus property. D-Bus is a private dbus-daemon (plain mode has no system bus).
 . "$(dirname "$0")/lib.sh"
 
@@ -32,7 +32,7 @@ MemoryBudget=32M
 URL=amqp://cgwatch@127.0.0.1:1/
 Host=vm-down.test
 SampleIntervalSec=200ms
-OutboxSize=16
+OutboxSize=100
 PasswordFile=$WORK/amqp.pw
 EOF
 "$CGWATCHD" -c "$CONF" --cgroup-root "$CG/$BASE" >"$LOG" 2>&1 &
@@ -44,7 +44,7 @@ check "AmqpConnected is false" test "$(prop AmqpConnected)" = false
 check "AmqpLastError says why" sh -c "busctl --address='$DBUS_SYSTEM_BUS_ADDRESS' get-property org.cgwatch1 /org/cgwatch1 org.cgwatch1.Manager AmqpLastError | grep -q 'connect to 127.0.0.1:1'"
 check "no event dropped while samples are queued (samples go first)" test "$(prop AmqpDroppedEvents)" = 0
 check "the journal says 'unreachable' exactly once" test "$(log_count 'AMQP: amqp://cgwatch@127.0.0.1:1/ unreachable')" = 1
-check "the journal logs the first drop once" test "$(log_count 'AMQP: the outbox is full (16 queued)')" = 1
+check "the journal logs the first drop once" test "$(log_count 'AMQP: the outbox is full (100 queued)')" = 1
 check "the innocent worker started exactly once" test "$(log_count 'Worker steady started')" = 1
 check "every recycle of leaky has reason budget" sh -c "! grep 'Recycling worker leaky ' '$LOG' | grep -qv 'reason=budget'"
 say "leaky: $(log_count 'Recycling worker leaky ') recycles; $(latency_summary)"
