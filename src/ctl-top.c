@@ -83,8 +83,9 @@ static void frame_done(TopFrame *f) {
         *f = (TopFrame){};
 }
 
+/* Whole percent of the budget, rounded down, at most 999; the bar is drawn from it too. */
 static unsigned percent(uint64_t cur, uint64_t budget) {
-        return budget > 0 ? (unsigned) MIN(cur / (budget / 100 ?: 1), 999) : 0;
+        return budget > 0 ? (unsigned) MIN((unsigned __int128) cur * 100 / budget, 999) : 0;
 }
 
 static int compare_rows(const void *a, const void *b) {
@@ -213,7 +214,7 @@ static void frame_print_text(const TopFrame *f, FILE *out) {
                 const TopRow *r = &f->rows[i];
                 char bar[BAR_WIDTH + 3], growth[FORMAT_BYTES_MAX + 8], ttb[FORMAT_DURATION_MAX],
                         age[FORMAT_DURATION_MAX], pid[16];
-                unsigned fill = r->budget > 0 ? (unsigned) MIN(r->current * BAR_WIDTH / r->budget, BAR_WIDTH) : 0;
+                unsigned fill = MIN(percent(r->current, r->budget) * BAR_WIDTH / 100, BAR_WIDTH);
 
                 bar[0] = '[';
                 for (unsigned k = 0; k < BAR_WIDTH; k++)

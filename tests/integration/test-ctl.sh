@@ -15,6 +15,8 @@ ctl_install
 cat >/etc/cgwatch/cgwatch.conf <<CONF
 [Dyno]
 MemoryLimit=512M
+# Samples feed the growth rates (and TimeToBudget) that top shows.
+SampleIntervalSec=2s
 
 [Worker http]
 ExecStart=/bin/sleep 1000
@@ -130,6 +132,14 @@ for w in http queuer@1 queuer@2 grower; do
         check "top shows $w with its memory bar" within 120 sh -c "tmux capture-pane -p -t top | grep -Eq '^$w +running +[0-9]+ +\[[#.]{10}\] +[0-9]+% '"
 done
 check "top shows http's budget" within 120 row http 80M
+# grower leaks 256 KiB/s: a positive rate and a finite time to its 128M budget.
+check "top shows grower's growth rate and time to budget" within 120 sh -c "tmux capture-pane -p -t top | grep -Eq '^grower .* \+[0-9.]+[BKM]/s +[0-9]+(min|s|h)'"
+# The bar is the percentage in tenths: as many # as whole tens of percent.
+bars_match() {
+        screen | awk '$4 ~ /^\[[#.]+\]$/ { n = gsub(/#/, "#", $4); p = $5; sub(/%/, "", p); if (n != int(p / 10) && !(p >= 100 && n == 10)) bad = 1; rows++ }
+                END { exit !(rows == 4 && !bad) }'
+}
+check "every bar has as many # as tens of percent" within 30 bars_match
 say "top, captured:"
 screen | sed 's/^/  | /'
 check "set-budget http 100M --runtime" cgwatchctl set-budget http 100M --runtime

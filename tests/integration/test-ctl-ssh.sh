@@ -1,10 +1,8 @@
 #!/bin/bash
-# Every dyno on the bus, and cgwatchctl over ssh, under a real systemd and system bus:
-# cgwatch.service, cgwatch@a and cgwatch@b side by side, each with its own bus name under the one
-# D-Bus policy; `--dyno a set-budget` changes a and nothing else (checked in the cgroup files);
-# reads open and writes refused to an unprivileged caller on an instance too; then a real sshd on
-# the guest's loopback (throwaway host key and root key): `cgwatchctl -H root@127.0.0.1 status`,
-# with --dyno, and events over the ssh link.
+# cgwatchctl over ssh (NOT YET PASSING, so not in tests/meson.build: -H fails with "Transport
+# endpoint is not connected" while plain ssh works; the diagnostics below are there to say why).
+# The dynos as in test-ctl-dynos.sh, then a real sshd on the guest's loopback (throwaway host key
+# and root key): `cgwatchctl -H root@127.0.0.1 status`, with --dyno, and events over the link.
 set -u
 BUILD=${CGWATCH_BUILD:?}
 SRC=${CGWATCH_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -73,8 +71,16 @@ Host 127.0.0.1
         UserKnownHostsFile $S/known_hosts
         BatchMode yes
 CONF
-check "sshd starts on 127.0.0.1" /usr/sbin/sshd -f $S/sshd_config
+check "sshd starts on 127.0.0.1" /usr/sbin/sshd -f $S/sshd_config -E $S/sshd.log
 check "ssh root@127.0.0.1 works" within 120 ssh root@127.0.0.1 true
+say "diagnostics: the bridge by hand:"
+ssh -xT root@127.0.0.1 systemd-stdio-bridge </dev/null 2>&1 | head -5
+say "  exit ${PIPESTATUS[0]}"
+printf '#!/bin/sh\nexec ssh -v "$@" 2>>%s/ssh-client.log\n' $S >$S/ssh-debug
+chmod +x $S/ssh-debug
+SYSTEMD_SSH=$S/ssh-debug SYSTEMD_LOG_LEVEL=debug cgwatchctl -H root@127.0.0.1 list 2>&1 | tail -20
+say "ssh client log:"; tail -n 15 $S/ssh-client.log
+say "sshd log:"; tail -n 15 $S/sshd.log
 
 out=$(cgwatchctl -H root@127.0.0.1 status)
 say "$out" | sed 's/^/  | /'
