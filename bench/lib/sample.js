@@ -71,12 +71,11 @@ function tick() {
     r.t_exit_ms = t;
     return finish();
   }
-  // The node may not be the final one yet in the first ms (in-cgroup moves itself first).
-  if (r.samples < 3) {
-    const cg = read(`/proc/${r.pid}/cgroup`);
-    if (cg)
-      r.node = cg.trim().replace(/^0::\//, '');
-  }
+  // Re-read every time: bench/lib/in-cgroup moves itself into its node only after the
+  // supervisor started it (a cgroup mkdir took up to 0.8 s on a loaded TCG host).
+  const cg = read(`/proc/${r.pid}/cgroup`);
+  if (cg)
+    r.node = cg.trim().replace(/^0::\//, '');
   r.samples++;
   r.rss_peak_kib = Math.max(r.rss_peak_kib, m.rss);
   r.hwm_kib = Math.max(r.hwm_kib, m.hwm);
