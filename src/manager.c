@@ -17,6 +17,7 @@
 #include "cgwatch/cgwatch.h"
 #include "log.h"
 #include "manager.h"
+#include "scope.h"
 #include "sink-journal.h"
 
 static const char *const controllers[] = {"memory", "pids", "cpu", NULL};
@@ -66,19 +67,23 @@ static uint64_t detect_dyno_limit(Manager *m) {
         static const char *const files[] = {"memory.max", "memory.high"};
 
         for (size_t f = 0; f < ELEMENTSOF(files); f++) {
-                _cleanup_free_ char *p = strdup(m->base_path);
                 uint64_t best = UINT64_MAX, v;
 
-                while (p) {
-                        if (cgroup_read_u64(&m->root, p, files[f], &v) >= 0 && v < best)
-                                best = v;
-                        char *slash = strrchr(p, '/');
-                        if (slash)
-                                *slash = 0;
-                        else if (*p)
-                                *p = 0;
-                        else
-                                break;
+                /* In the workers' scope, the service's own limit (MemoryMax= in cgwatch.service)
+                 * counts too, as it did when the dyno lived below the service. */
+                for (int start = 0; start < (m->scope_mode ? 2 : 1); start++) {
+                        _cleanup_free_ char *p = strdup(start == 0 ? m->base_path : m->original_path);
+                        while (p) {
+                                if (cgroup_read_u64(&m->root, p, files[f], &v) >= 0 && v < best)
+                                        best = v;
+                                char *slash = strrchr(p, '/');
+                                if (slash)
+                                        *slash = 0;
+                                else if (*p)
+                                        *p = 0;
+                                else
+                                        break;
+                        }
                 }
                 if (best != UINT64_MAX)
                         return best;
@@ -114,6 +119,57 @@ static int manager_apply_dyno_limits(Manager *m) {
         return 0;
 }
 
+/* Under systemd as cgwatch.service: the workers' transient scope (scope.h), reused when it
+ * outlived a previous daemon. Returns 1 with m->base_path set to it, 0 to stay in our own cgroup
+ * (not a service, no systemd, no bus: logged). */
+static int manager_setup_scope(Manager *m, const char *self) {
+        _cleanup_free_ char *unit = NULL, *slice = NULL, *path = NULL;
+        int r;
+
+        if (sd_booted() <= 0 || scope_names(self, &unit, &slice, &path) < 0)
+                return 0;
+        if (cgroup_is_populated(&m->root, path) > 0) {
+                log_info("The workers' scope %s outlived the previous daemon, resuming in it.", unit);
+                m->base_path = TAKE_PTR(path);
+                m->scope_mode = true;
+                return 1;
+        }
+        pid_t anchor = scope_spawn_anchor();
+        if (anchor < 0)
+                return log_warning_errno(anchor,
+                                         "Failed to fork the anchor of %s, the workers stay in our own "
+                                         "cgroup and will not outlive a crash of the daemon: %m",
+                                         unit),
+                       0;
+        r = scope_start(unit, slice, anchor);
+        /* The scope's start job runs after the call returns: wait until the anchor is in it. */
+        for (int i = 0; r >= 0 && i < 1000; i++) {
+                char p[64], buf[4096];
+                _cleanup_free_ char *cg = NULL;
+                snprintf(p, sizeof p, "%s/%d/cgroup", m->proc, (int) anchor);
+                _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+                ssize_t n = fd >= 0 ? cgroup_read_fd(fd, buf, sizeof buf) : -1;
+                if (n >= 0 && cgroup_parse_proc_self(buf, (size_t) n, &cg) >= 0 && streq(cg, path))
+                        break;
+                if (i == 999)
+                        r = -ETIMEDOUT;
+                (void) usleep(10000);
+        }
+        if (r < 0) {
+                (void) kill(anchor, SIGKILL);
+                return log_warning_errno(r,
+                                         "Failed to start %s, the workers stay in our own cgroup and will not "
+                                         "outlive a crash of the daemon: %m",
+                                         unit),
+                       0;
+        }
+        log_info("The workers live in %s (%s), which outlives a restart of the daemon.", unit, path);
+        m->anchor_pid = anchor;
+        m->base_path = TAKE_PTR(path);
+        m->scope_mode = true;
+        return 1;
+}
+
 static int manager_setup_cgroups(Manager *m, const ManagerOptions *o) {
         _cleanup_free_ char *self = NULL;
         int r;
@@ -134,7 +190,7 @@ static int manager_setup_cgroups(Manager *m, const ManagerOptions *o) {
                 while (*p == '/')
                         p++;
                 m->base_path = strdup(p);
-        } else
+        } else if (manager_setup_scope(m, self) <= 0)
                 m->base_path = strdup(self);
         if (!m->original_path || !m->base_path)
                 return log_oom();
@@ -167,15 +223,17 @@ static int manager_setup_cgroups(Manager *m, const ManagerOptions *o) {
                         o->cgroup_mount, m->base_path);
 
         /* No internal processes: the daemon lives in a leaf of its own, beside the dyno. */
-        m->daemon_path = cgroup_path_join(m->base_path, "cgwatchd");
+        m->daemon_path = cgroup_path_join(m->base_path, m->scope_mode ? "anchor" : "cgwatchd");
         m->dyno_path = cgroup_path_join(m->base_path, "dyno");
         if (!m->daemon_path || !m->dyno_path)
                 return log_oom();
         r = cgroup_mkdir(&m->root, m->daemon_path);
-        if (r >= 0)
-                r = cgroup_attach(&m->root, m->daemon_path, getpid());
+        /* In the scope the leaf is the anchor's (already there when the scope survived us). */
+        if (r >= 0 && (!m->scope_mode || m->anchor_pid > 0))
+                r = cgroup_attach(&m->root, m->daemon_path, m->scope_mode ? m->anchor_pid : getpid());
         if (r < 0)
-                return log_error_errno(r, "Failed to move cgwatchd into its leaf cgroup '%s': %m", m->daemon_path);
+                return log_error_errno(r, "Failed to move %s into its leaf cgroup '%s': %m",
+                                       m->scope_mode ? "the anchor" : "cgwatchd", m->daemon_path);
         r = cgroup_enable_controllers(&m->root, m->base_path, controllers, required_controllers);
         if (r < 0)
                 return log_error_errno(r, "Failed to enable the memory controller in '%s': %m", m->base_path);
@@ -616,6 +674,13 @@ static void manager_cleanup_cgroups(Manager *m) {
         if (r < 0)
                 log_warning_errno(r, "Failed to remove the dyno cgroup '%s', ignoring: %m", m->dyno_path);
 
+        /* The workers' scope: once its anchor is gone it is empty, and systemd removes it. */
+        if (m->scope_mode) {
+                r = cgroup_kill(&m->root, m->daemon_path);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to stop the anchor in '%s', ignoring: %m", m->daemon_path);
+                return;
+        }
         /* Go back where we came from so our own leaf (and a base we created) can go too. The
          * parent must not offer controllers to children while it holds a process. */
         if (m->original_path && !streq(m->original_path, m->daemon_path)) {

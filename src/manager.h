@@ -42,6 +42,8 @@ typedef struct Manager {
         char *daemon_path;   /* base/cgwatchd: the daemon's own leaf */
         char *dyno_path;     /* base/dyno */
         bool created_base;
+        bool scope_mode;  /* under systemd: base_path is the workers' transient scope (scope.h) */
+        pid_t anchor_pid; /* the scope's anchor, when we started it */
 
         uint64_t dyno_limit_bytes;
         uint64_t recycle_at_bytes;
