@@ -33,6 +33,9 @@ static void help(void) {
                "     --cgroup-root=PATH   Run the dyno under this cgroup (default: our own cgroup)\n"
                "     --cgroup-mount=PATH  Where cgroup2 is mounted (default: /sys/fs/cgroup)\n"
                "     --no-bus             Do not connect to the system bus\n"
+               "     --workers-scope      Under systemd, run the workers in a transient scope of their\n"
+               "                          own (UNIT-workers.scope), so that they outlive a crash\n"
+               "                          of the daemon\n"
                "     --dyno=NAME          Own the bus name of dyno NAME (org.cgwatch1.dyno.NAME), as\n"
                "                          cgwatch@NAME.service does, instead of org.cgwatch1\n"
                "  -d --debug              Log at debug level\n",
@@ -40,7 +43,15 @@ static void help(void) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_CHECK, ARG_CGROUP_ROOT, ARG_CGROUP_MOUNT, ARG_NO_BUS, ARG_DYNO };
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_CHECK,
+                ARG_CGROUP_ROOT,
+                ARG_CGROUP_MOUNT,
+                ARG_NO_BUS,
+                ARG_DYNO,
+                ARG_WORKERS_SCOPE
+        };
         static const struct option options[] = {{"help", no_argument, NULL, 'h'},
                                                 {"version", no_argument, NULL, ARG_VERSION},
                                                 {"config", required_argument, NULL, 'c'},
@@ -49,6 +60,7 @@ int main(int argc, char *argv[]) {
                                                 {"cgroup-mount", required_argument, NULL, ARG_CGROUP_MOUNT},
                                                 {"no-bus", no_argument, NULL, ARG_NO_BUS},
                                                 {"dyno", required_argument, NULL, ARG_DYNO},
+                                                {"workers-scope", no_argument, NULL, ARG_WORKERS_SCOPE},
                                                 {"debug", no_argument, NULL, 'd'},
                                                 {}};
         ManagerOptions o = {
@@ -82,6 +94,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_CGROUP_MOUNT:
                         o.cgroup_mount = optarg;
+                        break;
+                case ARG_WORKERS_SCOPE:
+                        o.workers_scope = true;
                         break;
                 case ARG_NO_BUS:
                         o.use_bus = false;

@@ -190,7 +190,7 @@ static int manager_setup_cgroups(Manager *m, const ManagerOptions *o) {
                 while (*p == '/')
                         p++;
                 m->base_path = strdup(p);
-        } else if (manager_setup_scope(m, self) <= 0)
+        } else if (!o->workers_scope || manager_setup_scope(m, self) <= 0)
                 m->base_path = strdup(self);
         if (!m->original_path || !m->base_path)
                 return log_oom();

@@ -96,6 +96,7 @@ typedef struct ManagerOptions {
         const char *proc;         /* "/proc" */
         const char *bus_name;     /* NULL: org.cgwatch1 */
         bool use_bus;
+        bool workers_scope; /* --workers-scope: under systemd, the workers' transient scope (scope.h) */
 } ManagerOptions;
 
 int manager_new(const ManagerOptions *o, Manager **ret);

@@ -33,11 +33,8 @@ status=$(systemctl show -p StatusText --value cgwatch.service)
 say "StatusText: $status"
 check "STATUS= reaches systemd" sh -c "echo '$status' | grep -q 'workers running'"
 CGS=/sys/fs/cgroup/system.slice/cgwatch.service
-# The workers live in a delegated transient scope of their own, which outlives a restart of the
-# daemon (src/scope.h); the daemon stays in the service's cgroup.
-DYN=/sys/fs/cgroup/system.slice/cgwatch-workers.scope
-check "the dyno lives in the workers' scope" test -d "$DYN/dyno/dam/queuer@1"
-check "the daemon stays in the service's cgroup" grep -qx "0::/system.slice/cgwatch.service" "/proc/$(systemctl show -p MainPID --value cgwatch.service)/cgroup"
+check "Delegate=yes: the dyno lives in the service's subtree" test -d "$CGS/dyno/dam/queuer@1"
+check "the daemon moved itself into a leaf" grep -qx "0::/system.slice/cgwatch.service/cgwatchd" "/proc/$(systemctl show -p MainPID --value cgwatch.service)/cgroup"
 
 wait_for 10 sh -c "busctl --system list | grep -q org.cgwatch1"
 check "org.cgwatch1 is on the system bus" sh -c "busctl --system list | grep -q org.cgwatch1"
@@ -80,10 +77,10 @@ check "http still runs after the refused stop" sh -c "cgwatchctl show http | gre
 # SetBudget: at once, and persisted unless runtime.
 check "SetBudget runtime=true" busctl --system call org.cgwatch1 /org/cgwatch1 org.cgwatch1.Manager SetBudget stb http 100663296 true
 # memory.high is the tripwire below the budget: budget - budget/32 while nothing is learned.
-check "  memory.high changed at once" test "$(cat "$DYN/dyno/http/memory.high")" = $((100663296 - 100663296 / 32))
+check "  memory.high changed at once" test "$(cat "$CGS/dyno/http/memory.high")" = $((100663296 - 100663296 / 32))
 check "  and nothing was persisted" test ! -e /etc/cgwatch/cgwatch.conf.d/50-budget-http.conf
 check "cgwatchctl set-budget (persistent)" cgwatchctl set-budget http 80M
-check "  memory.high changed at once" test "$(cat "$DYN/dyno/http/memory.high")" = $((83886080 - 83886080 / 32))
+check "  memory.high changed at once" test "$(cat "$CGS/dyno/http/memory.high")" = $((83886080 - 83886080 / 32))
 check "  and a drop-in was written" grep -qx "MemoryBudget=83886080" /etc/cgwatch/cgwatch.conf.d/50-budget-http.conf
 
 # A manual recycle: the signal, the properties, the journal entry.
@@ -108,11 +105,11 @@ check "worker output reaches the journal under its name" sh -c "journalctl -t qu
 # Reload and stop through systemd.
 check "systemctl reload" systemctl reload cgwatch.service
 wait_for 10 sh -c "journalctl -u cgwatch --no-pager | grep -q 'Configuration reloaded'"
-check "the reload took effect (drop-in budget kept)" test "$(cat "$DYN/dyno/http/memory.high")" = $((83886080 - 83886080 / 32))
+check "the reload took effect (drop-in budget kept)" test "$(cat "$CGS/dyno/http/memory.high")" = $((83886080 - 83886080 / 32))
 check "the daemon was not restarted by the reload" test "$(systemctl show -p MainPID --value cgwatch.service)" = "$old"
 check "systemctl stop" systemctl stop cgwatch.service
 check "no process is left in the service's cgroup" sh -c "[ ! -e '$CGS/cgroup.procs' ] || [ -z \"\$(cat '$CGS/cgroup.procs')\" ]"
-check "no dyno cgroup is left (the workers' scope is gone)" wait_for 20 test ! -e "$DYN"
+check "no dyno cgroup is left" test ! -e "$CGS/dyno"
 say "$PASSED passed, $FAILED failed"
 if [ "$FAILED" -gt 0 ]; then
         journalctl -u cgwatch --no-pager | tail -n 60
