@@ -52,3 +52,32 @@ ctl_finish() {
         fi
         [ "$FAILED" -eq 0 ]
 }
+
+# cgwatch.service, cgwatch@a and cgwatch@b, each with one worker `web` (budget 64M), started and
+# on the bus; sets CG_MAIN, CG_A and CG_B to their web nodes. Shared by test-ctl-dynos and
+# test-ctl-ssh.
+ctl_start_dynos() {
+        for d in main a b; do
+                conf=/etc/cgwatch/$d.conf
+                [ $d = main ] && conf=/etc/cgwatch/cgwatch.conf
+                cat >"$conf" <<CONF
+[Dyno]
+MemoryLimit=256M
+
+[Worker web]
+ExecStart=/bin/sleep 1000
+MemoryBudget=64M
+CONF
+        done
+        check "cgwatch.service, cgwatch@a and cgwatch@b start" systemctl start cgwatch.service cgwatch@a.service cgwatch@b.service
+        names=$(busctl --system list --no-legend | awk '{print $1}' | grep '^org\.cgwatch1' | sort | tr '\n' ' ')
+        say "bus names: $names"
+        check "each owns its own bus name" test "$names" = "org.cgwatch1 org.cgwatch1.dyno.a org.cgwatch1.dyno.b "
+        SYS=/sys/fs/cgroup/system.slice
+        CG_MAIN=$SYS/cgwatch.service/dyno/web
+        CG_A=$SYS/system-cgwatch.slice/cgwatch@a.service/dyno/web
+        CG_B=$SYS/system-cgwatch.slice/cgwatch@b.service/dyno/web
+        for d in a b; do
+                check "cgwatchctl --dyno $d status lists its worker" within 120 sh -c "cgwatchctl --dyno $d status | grep -q '^web  *running'"
+        done
+}

@@ -11,29 +11,7 @@ SRC=${CGWATCH_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 [ "$(cat /proc/1/comm)" = systemd ] || { say "SKIP: PID 1 is not systemd (run me with run-in-vm --systemd)"; exit 77; }
 
 ctl_install
-for d in main a b; do
-        conf=/etc/cgwatch/$d.conf
-        [ $d = main ] && conf=/etc/cgwatch/cgwatch.conf
-        cat >"$conf" <<CONF
-[Dyno]
-MemoryLimit=256M
-
-[Worker web]
-ExecStart=/bin/sleep 1000
-MemoryBudget=64M
-CONF
-done
-check "cgwatch.service, cgwatch@a and cgwatch@b start" systemctl start cgwatch.service cgwatch@a.service cgwatch@b.service
-names=$(busctl --system list --no-legend | awk '{print $1}' | grep '^org\.cgwatch1' | sort | tr '\n' ' ')
-say "bus names: $names"
-check "each owns its own bus name" test "$names" = "org.cgwatch1 org.cgwatch1.dyno.a org.cgwatch1.dyno.b "
-SYS=/sys/fs/cgroup/system.slice
-CG_MAIN=$SYS/cgwatch.service/dyno/web
-CG_A=$SYS/system-cgwatch.slice/cgwatch@a.service/dyno/web
-CG_B=$SYS/system-cgwatch.slice/cgwatch@b.service/dyno/web
-for d in a b; do
-        check "cgwatchctl --dyno $d status lists its worker" within 120 sh -c "cgwatchctl --dyno $d status | grep -q '^web  *running'"
-done
+ctl_start_dynos
 
 check "cgwatchctl --dyno a set-budget web 100M --runtime" cgwatchctl --dyno a set-budget web 100M --runtime
 check "  a's memory.high changed" test "$(cat $CG_A/memory.high)" = "$(tripwire $((100 * MiB)))"

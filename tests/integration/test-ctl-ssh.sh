@@ -13,39 +13,8 @@ SRC=${CGWATCH_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 [ -x /usr/sbin/sshd ] || { say "SKIP: openssh-server is not installed (tools/install-deps)"; exit 77; }
 
 ctl_install
-for d in main a b; do
-        conf=/etc/cgwatch/$d.conf
-        [ $d = main ] && conf=/etc/cgwatch/cgwatch.conf
-        cat >"$conf" <<CONF
-[Dyno]
-MemoryLimit=256M
-
-[Worker web]
-ExecStart=/bin/sleep 1000
-MemoryBudget=64M
-CONF
-done
-check "cgwatch.service, cgwatch@a and cgwatch@b start" systemctl start cgwatch.service cgwatch@a.service cgwatch@b.service
-names=$(busctl --system list --no-legend | awk '{print $1}' | grep '^org\.cgwatch1' | sort | tr '\n' ' ')
-say "bus names: $names"
-check "each owns its own bus name" test "$names" = "org.cgwatch1 org.cgwatch1.dyno.a org.cgwatch1.dyno.b "
-SYS=/sys/fs/cgroup/system.slice
-CG_MAIN=$SYS/cgwatch.service/dyno/web
-CG_A=$SYS/system-cgwatch.slice/cgwatch@a.service/dyno/web
-CG_B=$SYS/system-cgwatch.slice/cgwatch@b.service/dyno/web
-for d in a b; do
-        check "cgwatchctl --dyno $d status lists its worker" within 120 sh -c "cgwatchctl --dyno $d status | grep -q '^web  *running'"
-done
-
+ctl_start_dynos
 check "cgwatchctl --dyno a set-budget web 100M --runtime" cgwatchctl --dyno a set-budget web 100M --runtime
-check "  a's memory.high changed" test "$(cat $CG_A/memory.high)" = "$(tripwire $((100 * MiB)))"
-check "  b's did not" test "$(cat $CG_B/memory.high)" = "$(tripwire $((64 * MiB)))"
-check "  nor cgwatch.service's" test "$(cat $CG_MAIN/memory.high)" = "$(tripwire $((64 * MiB)))"
-check "--dyno a --json status: budget 100M" sh -c "cgwatchctl --dyno a --json status | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"workers\"][0][\"memory_budget\"] == 100 << 20'"
-check "--dyno b --json status: budget 64M" sh -c "cgwatchctl --dyno b --json status | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"workers\"][0][\"memory_budget\"] == 64 << 20'"
-check "an unprivileged user may read dyno b" nobody cgwatchctl --dyno b status
-expect_exit 77 "an unprivileged user may not stop b's worker" nobody cgwatchctl --dyno b stop web
-check "  b's worker still runs" sh -c "cgwatchctl --dyno b show web | grep -qx State=running"
 
 # sshd on the guest's loopback, with keys made here and now.
 S=/tmp/sshd
