@@ -1,5 +1,6 @@
 # A thin wrapper around meson, so that the two commands of the README do all the set-up:
-#   make demo    run the example dyno (in a throwaway VM where the host lacks cgroup v2 memory)
+#   make demo    run the seed dyno (examples/seed-dyno/, Node.js + a private RabbitMQ; the dyno
+#                in a throwaway VM where the host lacks cgroup v2 memory, the broker on loopback)
 #   make check   every test: unit, fuzz corpora, real-kernel VM tests, and a sanitizer build
 BUILDDIR ?= build
 ASANDIR ?= build-asan

@@ -1,7 +1,9 @@
 #!/bin/bash
-# The seed's dyno end to end: its demo itself (examples/seed-dyno/demo --here: examples/seed-dyno,
-# Node.js + amqplib, under cgwatchd) against a real RabbitMQ on the guest's loopback, started
-# once for the whole scenario. With the queuer leaking, at least SEED_MIN_MESSAGES (10,000)
+# The seed's dyno end to end: its demo itself (examples/demo --here: examples/seed-dyno,
+# Node.js + amqplib, under cgwatchd) against a real RabbitMQ, started once for the whole
+# scenario: on the host's loopback when run through tests/integration/run-seed-dyno (the guest
+# reaches it as CGWATCH_DEMO_BROKER=10.0.2.100:PORT), else on the guest's own (about 20 minutes
+# to start under TCG). With the queuer leaking, at least SEED_MIN_MESSAGES (10,000)
 # messages cross the dam while the queuer is recycled at least 5 times, every time with reason
 # exactly `budget` and a clean exit 0 after its drain; none is lost (each id the broker
 # confirmed is consumed; duplicates are counted and printed), the kernel OOM-kills nothing in
@@ -24,7 +26,7 @@ LOG=$demo/cgwatchd.log
 t0=$SECONDS
 CGWATCH_DEMO_SECONDS=20 CGWATCH_DEMO_MIN_MESSAGES=$MIN_MESSAGES CGWATCH_DEMO_MIN_RECYCLES=$MIN_RECYCLES \
         CGWATCH_DEMO_MAX_SECONDS=${SEED_MAX_SECONDS:-900} CGWATCH_DEMO_TTY=0 CGWATCH_DEMO_WORKDIR=$demo \
-        "$SRC/examples/seed-dyno/demo" --here
+        "$SRC/examples/demo" --here
 demo_rc=$?
 say "demo exited $demo_rc after $((SECONDS - t0)) s"
 if [ ! -s "$demo/summary.env" ]; then
