@@ -656,6 +656,11 @@ void manager_evaluate(void *userdata, usec_t trigger_usec) {
                 bool dirty = ww && ww->dirty;
                 bool read = ww && (sample_all || (cand && (dirty || full || above > 0)));
                 if (read && monitor_watch_sample(ww) >= 0) {
+                        if (dirty)
+                                log_debug("Worker %s: memory.events changed (high %" PRIu64 "): current=%" PRIu64
+                                          " unreclaimable=%" PRIu64 " memory.high=%" PRIu64 " draining=%s",
+                                          w->name, ww->events.high, ww->sample.current, ww->sample.unreclaimable,
+                                          worker_tripwire(w), w->recycle_reason != RECYCLE_NONE ? "yes" : "no");
                         if (cand)
                                 growth_track_add(&w->growth, now, ww->sample.unreclaimable);
                         if (sample_all)
