@@ -2,8 +2,9 @@
 
 /* cgwatchctl top: the dyno and its workers, redrawn every -d seconds with plain ANSI escapes (no
  * curses: one screen of text, home-and-overwrite). On a terminal it reads keys: q quits, space
- * redraws now, n m p g t r a pick the sort order (name, memory, % of budget, growth, time to budget,
- * recycles, age), as systemd-cgtop's keys do. Without a terminal, or with -b, it prints frames one
+ * redraws now, n m p g t r R a pick the sort order (name, memory, % of budget, growth, time to budget,
+ * recycles, restarts, age; src/top-sort.c), as systemd-cgtop's keys do, and the same key again
+ * reverses it; a line under the header lists the keys. Without a terminal, or with -b, it prints frames one
  * after another: -n N of them (default: one without -b, until interrupted with -b); --json prints
  * each frame as one JSON line. */
 
@@ -20,38 +21,12 @@
 #include "cgwatch/cgwatch.h"
 #include "ctl.h"
 #include "parse-util.h"
-
-typedef enum TopOrder {
-        ORDER_NAME,
-        ORDER_MEMORY,
-        ORDER_PERCENT,
-        ORDER_GROWTH,
-        ORDER_TTB,
-        ORDER_RECYCLES,
-        ORDER_AGE,
-        _ORDER_MAX,
-} TopOrder;
-
-static const struct {
-        char key;
-        const char *name;
-} orders[_ORDER_MAX] = {
-        [ORDER_NAME] = {'n', "name"},     [ORDER_MEMORY] = {'m', "memory"}, [ORDER_PERCENT] = {'p', "percent"},
-        [ORDER_GROWTH] = {'g', "growth"}, [ORDER_TTB] = {'t', "ttb"},       [ORDER_RECYCLES] = {'r', "recycles"},
-        [ORDER_AGE] = {'a', "age"},
-};
+#include "top-sort.h"
 
 static usec_t arg_delay = USEC_PER_SEC;
 static bool arg_batch;
 static uint64_t arg_iterations; /* 0: see the header comment */
-static TopOrder arg_order = ORDER_MEMORY;
-
-typedef struct TopRow {
-        const char *name, *state, *last_reason; /* owned by props */
-        json_object *props;
-        uint64_t pid, current, budget, anon, file, ttb, recycles, restarts, age_usec;
-        int64_t growth;
-} TopRow;
+static TopSort arg_sort = {.order = TOP_ORDER_MEMORY};
 
 typedef struct TopFrame {
         json_object *dyno;
@@ -81,45 +56,6 @@ static void frame_done(TopFrame *f) {
         free(f->rows);
         json_object_put(f->dyno);
         *f = (TopFrame){};
-}
-
-/* Whole percent of the budget, rounded down, at most 999; the bar is drawn from it too. */
-static unsigned percent(uint64_t cur, uint64_t budget) {
-        return budget > 0 ? (unsigned) MIN((unsigned __int128) cur * 100 / budget, 999) : 0;
-}
-
-static int compare_rows(const void *a, const void *b) {
-        const TopRow *x = a, *y = b;
-        int c = 0;
-#define DESC(f) (x->f < y->f ? 1 : x->f > y->f ? -1 : 0)
-        switch (arg_order) {
-        case ORDER_NAME:
-                break;
-        case ORDER_MEMORY:
-                c = DESC(current);
-                break;
-        case ORDER_PERCENT:
-                c = percent(x->current, x->budget) < percent(y->current, y->budget)   ? 1
-                    : percent(x->current, x->budget) > percent(y->current, y->budget) ? -1
-                                                                                      : 0;
-                break;
-        case ORDER_GROWTH:
-                c = DESC(growth);
-                break;
-        case ORDER_TTB:
-                c = -DESC(ttb);
-                break;
-        case ORDER_RECYCLES:
-                c = DESC(recycles);
-                break;
-        case ORDER_AGE:
-                c = DESC(age_usec);
-                break;
-        default:
-                break;
-        }
-#undef DESC
-        return c ?: strcmp(x->name, y->name);
 }
 
 /* One frame: the Manager's properties, ListWorkers, and every worker's properties. */
@@ -162,14 +98,16 @@ static int frame_fetch(Ctl *ctl, TopFrame *ret) {
                 row->anon = ctl_json_u64(p, "MemoryAnon");
                 row->file = ctl_json_u64(p, "MemoryFile");
                 row->growth = ctl_json_i64(p, "GrowthRate");
-                row->ttb = ctl_json_u64(p, "TimeToBudget");
+                /* A daemon without the property: unknown, as "never" is. */
+                row->ttb = json_object_object_get_ex(p, "TimeToBudget", NULL) ? ctl_json_u64(p, "TimeToBudget")
+                                                                              : USEC_INFINITY;
                 row->recycles = ctl_json_u64(p, "Recycles");
                 row->restarts = ctl_json_u64(p, "Restarts");
                 start = ctl_json_u64(p, "StartTimestamp");
                 row->age_usec = start > 0 && f.now_realtime > start ? f.now_realtime - start : 0;
         }
         ctl_workers_free(w, n);
-        qsort(f.rows, f.n, sizeof *f.rows, compare_rows);
+        top_sort(f.rows, f.n, arg_sort);
         *ret = f;
         return 0;
 }
@@ -185,7 +123,7 @@ static const char *format_secs(char buf[static FORMAT_DURATION_MAX], usec_t u, b
 
 #define BAR_WIDTH 10
 
-static void frame_print_text(const TopFrame *f, FILE *out) {
+static void frame_print_text(const TopFrame *f, FILE *out, bool keys) {
         char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c[FORMAT_BYTES_MAX], d[FORMAT_BYTES_MAX], e[FORMAT_BYTES_MAX];
         uint64_t limit = ctl_json_u64(f->dyno, "DynoMemoryLimit"), cur = ctl_json_u64(f->dyno, "DynoMemoryCurrent");
         char stamp[32];
@@ -198,23 +136,28 @@ static void frame_print_text(const TopFrame *f, FILE *out) {
         for (size_t i = 0; i < f->n; i++)
                 running += streq(f->rows[i].state, "running");
         char delay[FORMAT_DURATION_MAX];
-        fprintf(out, "cgwatch top - %s%s%s%s - %s - every %s - sorted by %s\n", ctl_arg.host ?: "",
+        fprintf(out, "cgwatch top - %s%s%s%s - %s - every %s - sorted by %s%s\n", ctl_arg.host ?: "",
                 ctl_arg.host ? ": " : "", ctl_arg.dyno ? "dyno " : "", ctl_arg.dyno ?: "cgwatch.service", stamp,
-                format_duration(delay, arg_delay), orders[arg_order].name);
+                format_duration(delay, arg_delay), top_order_name(arg_sort.order),
+                arg_sort.reverse ? ", reversed" : "");
         fprintf(out,
                 "Dyno: limit %s, current %s, peak %s, headroom %s, recycle at %s; PSI some %.2f full %.2f "
                 "(avg10)\n",
                 format_bytes(a, limit), format_bytes(b, cur), format_bytes(c, ctl_json_u64(f->dyno, "DynoMemoryPeak")),
                 format_bytes(d, limit > cur ? limit - cur : 0), format_bytes(e, ctl_json_u64(f->dyno, "DynoRecycleAt")),
                 ctl_json_double(f->dyno, "DynoPressureSomeAvg10"), ctl_json_double(f->dyno, "DynoPressureFullAvg10"));
-        fprintf(out, "Workers: %zu, %zu running\n\n", f->n, running);
+        fprintf(out, "Workers: %zu, %zu running\n", f->n, running);
+        if (keys)
+                fprintf(out, "Keys: n name, m memory, p percent, g growth, t ttb, r recycles, R restarts, a age "
+                             "(again: reverse); space redraw; q quit\n");
+        fputc('\n', out);
         fprintf(out, "%-16s %-8s %7s %-12s %4s %7s %7s %7s %7s %9s %8s %5s %-10s %4s %8s\n", "WORKER", "STATE", "PID",
                 "MEMORY", "%", "USED", "BUDGET", "ANON", "FILE", "GROWTH", "TTB", "RECYC", "LAST", "RST", "AGE");
         for (size_t i = 0; i < f->n; i++) {
                 const TopRow *r = &f->rows[i];
                 char bar[BAR_WIDTH + 3], growth[FORMAT_BYTES_MAX + 8], ttb[FORMAT_DURATION_MAX],
                         age[FORMAT_DURATION_MAX], pid[16];
-                unsigned fill = MIN(percent(r->current, r->budget) * BAR_WIDTH / 100, BAR_WIDTH);
+                unsigned fill = MIN(top_percent(r->current, r->budget) * BAR_WIDTH / 100, BAR_WIDTH);
 
                 bar[0] = '[';
                 for (unsigned k = 0; k < BAR_WIDTH; k++)
@@ -228,7 +171,7 @@ static void frame_print_text(const TopFrame *f, FILE *out) {
                                  format_bytes(a, (uint64_t) (r->growth < 0 ? -r->growth : r->growth)));
                 snprintf(pid, sizeof pid, r->pid > 0 ? "%" PRIu64 : "-", r->pid);
                 fprintf(out, "%-16s %-8s %7s %-12s %3u%% %7s %7s %7s %7s %9s %8s %5" PRIu64 " %-10s %4" PRIu64 " %8s\n",
-                        r->name, r->state, pid, bar, percent(r->current, r->budget), format_bytes(b, r->current),
+                        r->name, r->state, pid, bar, top_percent(r->current, r->budget), format_bytes(b, r->current),
                         format_bytes(c, r->budget), format_bytes(d, r->anon), format_bytes(e, r->file), growth,
                         format_secs(ttb, r->ttb, false), r->recycles, *r->last_reason ? r->last_reason : "-",
                         r->restarts, format_secs(age, r->age_usec, r->age_usec == 0));
@@ -261,7 +204,7 @@ static int top_batch(Ctl *ctl) {
                 if (ctl_arg.json)
                         frame_print_json(&f);
                 else
-                        frame_print_text(&f, stdout);
+                        frame_print_text(&f, stdout, /* keys= */ false);
                 frame_done(&f);
                 fflush(stdout);
                 if (left > 0 && !got_quit) {
@@ -276,8 +219,8 @@ static int top_batch(Ctl *ctl) {
 }
 
 /* A frame as the terminal shows it: cut to its width and height, cleared to the end of each line
- * and below, drawn from the top-left corner. */
-static void frame_draw(const TopFrame *f) {
+ * and below, drawn from the top-left corner; keys: with the line of keys (they are read). */
+static void frame_draw(const TopFrame *f, bool keys) {
         struct winsize ws = {};
         _cleanup_free_ char *text = NULL;
         size_t size = 0;
@@ -286,7 +229,7 @@ static void frame_draw(const TopFrame *f) {
 
         if (!mem)
                 return;
-        frame_print_text(f, mem);
+        frame_print_text(f, mem, keys);
         fclose(mem);
         if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
                 cols = ws.ws_col;
@@ -328,7 +271,7 @@ static int top_interactive(Ctl *ctl) {
                         ret = r;
                         break;
                 }
-                frame_draw(&f);
+                frame_draw(&f, keys);
                 frame_done(&f);
 
                 until = now_realtime() + arg_delay;
@@ -348,9 +291,12 @@ static int top_interactive(Ctl *ctl) {
                         }
                         if (c == ' ')
                                 break;
-                        for (int o = 0; o < _ORDER_MAX; o++)
-                                if (c == orders[o].key)
-                                        arg_order = (TopOrder) o;
+                        /* A sort key; the one in force again turns it around. */
+                        TopOrder o = top_order_from_key(c);
+                        if (o == arg_sort.order)
+                                arg_sort.reverse = !arg_sort.reverse;
+                        else if (o != _TOP_ORDER_INVALID)
+                                arg_sort = (TopSort){.order = o};
                         break;
                 }
                 got_winch = 0;
@@ -400,14 +346,20 @@ static int parse_top_option(int c, const char *arg) {
                         return CTL_EXIT_USAGE;
                 }
                 return 0;
-        case ARG_ORDER:
-                for (int o = 0; o < _ORDER_MAX; o++)
-                        if (streq(arg, orders[o].name)) {
-                                arg_order = (TopOrder) o;
-                                return 0;
-                        }
-                fprintf(stderr, "Invalid order '%s' (name, memory, percent, growth, ttb, recycles, age).\n", arg);
-                return CTL_EXIT_USAGE;
+        case ARG_ORDER: {
+                /* A leading '-' reverses the key. */
+                bool reverse = arg[0] == '-';
+                TopOrder o = top_order_from_name(arg + reverse);
+                if (o == _TOP_ORDER_INVALID) {
+                        fprintf(stderr,
+                                "Invalid order '%s' (name, memory, percent, growth, ttb, recycles, restarts, age; "
+                                "-KEY reverses).\n",
+                                arg);
+                        return CTL_EXIT_USAGE;
+                }
+                arg_sort = (TopSort){.order = o, .reverse = reverse};
+                return 0;
+        }
         default:
                 return CTL_EXIT_USAGE;
         }
