@@ -35,8 +35,13 @@ int scope_names(const char *own, char **ret_unit, char **ret_slice, char **ret_p
                 return -ENOMEM;
         if (!ends_with(slice, ".slice"))
                 return -EINVAL;
-        if (asprintf(&unit, "%.*s-workers.scope", (int) (strlen(service) - strlen(".service")), service) < 0 ||
-            asprintf(&path, "%.*s/%s", (int) (slash - own), own, unit) < 0)
+        if (asprintf(&unit, "%.*s-workers.scope", (int) (strlen(service) - strlen(".service")), service) < 0)
+                return -ENOMEM;
+        /* A transient unit cannot be a template's instance: cgwatch@web -> cgwatch-web. */
+        for (char *p = unit; *p; p++)
+                if (*p == '@')
+                        *p = '-';
+        if (asprintf(&path, "%.*s/%s", (int) (slash - own), own, unit) < 0)
                 return -ENOMEM;
         *ret_unit = TAKE_PTR(unit);
         *ret_slice = TAKE_PTR(slice);

@@ -9,7 +9,11 @@
  * libvirt and podman use for the same reason: StartTransientUnit over the system bus with
  * Delegate=yes and one process of ours, the anchor, which only waits (pause()) so that the scope
  * stays alive while no worker runs. The scope is named after the service: cgwatch.service ->
- * cgwatch-workers.scope, cgwatch@web.service -> cgwatch@web-workers.scope, in the service's slice. */
+ * cgwatch-workers.scope, cgwatch@web.service -> cgwatch-web-workers.scope (systemd refuses a
+ * transient unit named like a template's instance), in the service's slice. Not bound to the
+ * service by a dependency: on systemd 252 a crashed service passes through "failed" before
+ * "auto-restart", and StopPropagatedFrom=/BindsTo= then stop the scope (tried: the workers died
+ * with the daemon, vm-test-crash-systemd). */
 
 #include <sys/types.h>
 

@@ -74,9 +74,10 @@ CONF
         say "bus names: $names"
         check "each owns its own bus name" test "$names" = "org.cgwatch1 org.cgwatch1.dyno.a org.cgwatch1.dyno.b "
         SYS=/sys/fs/cgroup/system.slice
-        CG_MAIN=$SYS/cgwatch.service/dyno/web
-        CG_A=$SYS/system-cgwatch.slice/cgwatch@a.service/dyno/web
-        CG_B=$SYS/system-cgwatch.slice/cgwatch@b.service/dyno/web
+        # The shipped units run the workers in a scope of their own (--workers-scope).
+        CG_MAIN=$SYS/cgwatch-workers.scope/dyno/web
+        CG_A=$SYS/system-cgwatch.slice/cgwatch-a-workers.scope/dyno/web
+        CG_B=$SYS/system-cgwatch.slice/cgwatch-b-workers.scope/dyno/web
         for d in a b; do
                 check "cgwatchctl --dyno $d status lists its worker" within 120 sh -c "cgwatchctl --dyno $d status | grep -q '^web  *running'"
         done

@@ -9,6 +9,8 @@ SRC=${CGWATCH_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 [ "$(cat /proc/1/comm)" = systemd ] || { say "SKIP: PID 1 is not systemd (run me with tests/vm/run --systemd)"; exit 77; }
 
 CGS=/sys/fs/cgroup/system.slice/cgwatch.service
+# The shipped unit passes --workers-scope: the dyno lives in the workers' transient scope.
+SCOPE=/sys/fs/cgroup/system.slice/cgwatch-workers.scope
 # The workers of examples/cgwatch.conf, as ListWorkers names them, sorted.
 EXAMPLE_WORKERS="connection_lock http pusher queuer@1 queuer@2 retrier"
 # What an installation puts on the system (the package's dpkg -L is checked against it too).
@@ -52,7 +54,8 @@ check_example_dyno() {
         check "cgwatchctl status shows the example's workers, all running" example_running
         check "org.cgwatch1 is on the system bus (the installed policy let it own the name)" \
                 sh -c "busctl --system list --no-legend | grep -q '^org.cgwatch1 '"
-        check "the workers live in the service's delegated cgroup" test -d "$CGS/dyno/dam/queuer@2"
+        check "the workers live in the workers' scope, cgwatch-workers.scope" test -d "$SCOPE/dyno/dam/queuer@2"
+        check "the scope is delegated to the daemon" sh -c "systemctl show -p Delegate --value cgwatch-workers.scope | grep -qx yes"
 }
 
 # After systemctl stop: no daemon, no worker, no cgroup, no bus name.
@@ -61,7 +64,8 @@ check_all_gone() {
         check "no cgwatchd process is left" sh -c "! pgrep -x cgwatchd >/dev/null"
         check "the service's cgroup is gone or empty" \
                 sh -c "[ ! -e '$CGS/cgroup.procs' ] || [ -z \"\$(cat '$CGS/cgroup.procs')\" ]"
-        check "no dyno cgroup is left" test ! -e "$CGS/dyno"
+        check "no dyno cgroup is left" sh -c "[ ! -e '$CGS/dyno' ] && [ ! -e '$SCOPE' ]"
+        check "the workers' scope is gone" sh -c "! systemctl is-active -q cgwatch-workers.scope"
         check "org.cgwatch1 left the bus" sh -c "! busctl --system list --no-legend | grep -q '^org.cgwatch1 '"
 }
 

@@ -22,7 +22,7 @@ CONF
 busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig >/dev/null
 systemctl daemon-reload
 check "cgwatch.service starts" systemctl start cgwatch.service
-CGS=/sys/fs/cgroup/system.slice/cgwatch.service
+CGS=/sys/fs/cgroup/system.slice/cgwatch-workers.scope # the shipped unit: --workers-scope
 pid0=$(systemctl show -p MainPID --value cgwatch.service)
 wait_for 60 sh -c "cgwatchctl show holder 2>/dev/null | grep -qx State=running"
 # the holder's 40 MiB are resident once it says so

@@ -32,9 +32,11 @@ check "the service is active" systemctl is-active -q cgwatch.service
 status=$(systemctl show -p StatusText --value cgwatch.service)
 say "StatusText: $status"
 check "STATUS= reaches systemd" sh -c "echo '$status' | grep -q 'workers running'"
-CGS=/sys/fs/cgroup/system.slice/cgwatch.service
-check "Delegate=yes: the dyno lives in the service's subtree" test -d "$CGS/dyno/dam/queuer@1"
-check "the daemon moved itself into a leaf" grep -qx "0::/system.slice/cgwatch.service/cgwatchd" "/proc/$(systemctl show -p MainPID --value cgwatch.service)/cgroup"
+SVC=/sys/fs/cgroup/system.slice/cgwatch.service
+CGS=/sys/fs/cgroup/system.slice/cgwatch-workers.scope
+check "--workers-scope: the dyno lives in the workers' scope" test -d "$CGS/dyno/dam/queuer@1"
+check "  the scope's anchor is in its own leaf" sh -c "[ \"\$(wc -l <'$CGS/anchor/cgroup.procs')\" = 1 ]"
+check "  the daemon stays alone in the service's cgroup" sh -c "[ \"\$(cat '$SVC/cgroup.procs')\" = \"\$(systemctl show -p MainPID --value cgwatch.service)\" ]"
 
 wait_for 10 sh -c "busctl --system list | grep -q org.cgwatch1"
 check "org.cgwatch1 is on the system bus" sh -c "busctl --system list | grep -q org.cgwatch1"
@@ -108,8 +110,8 @@ wait_for 10 sh -c "journalctl -u cgwatch --no-pager | grep -q 'Configuration rel
 check "the reload took effect (drop-in budget kept)" test "$(cat "$CGS/dyno/http/memory.high")" = $((83886080 - 83886080 / 32))
 check "the daemon was not restarted by the reload" test "$(systemctl show -p MainPID --value cgwatch.service)" = "$old"
 check "systemctl stop" systemctl stop cgwatch.service
-check "no process is left in the service's cgroup" sh -c "[ ! -e '$CGS/cgroup.procs' ] || [ -z \"\$(cat '$CGS/cgroup.procs')\" ]"
-check "no dyno cgroup is left" test ! -e "$CGS/dyno"
+check "no process is left in the service's cgroup" sh -c "[ ! -e '$SVC/cgroup.procs' ] || [ -z \"\$(cat '$SVC/cgroup.procs')\" ]"
+check "no dyno cgroup is left, the scope is gone" test ! -e "$CGS"
 say "$PASSED passed, $FAILED failed"
 if [ "$FAILED" -gt 0 ]; then
         journalctl -u cgwatch --no-pager | tail -n 60

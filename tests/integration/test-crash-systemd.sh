@@ -13,8 +13,8 @@ SRC=${CGWATCH_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 
 install -m 755 "$BUILD/cgwatchd" /usr/sbin/cgwatchd
 install -m 755 "$BUILD/cgwatchctl" /usr/bin/cgwatchctl
-# The workers' scope is opt-in for now (--workers-scope, cgwatchd(8)).
-sed 's|^ExecStart=/usr/sbin/cgwatchd |ExecStart=/usr/sbin/cgwatchd --workers-scope |' "$SRC/units/cgwatch.service" >/etc/systemd/system/cgwatch.service
+# The shipped unit, which passes --workers-scope.
+install -m 644 "$SRC/units/cgwatch.service" /etc/systemd/system/cgwatch.service
 install -m 644 "$SRC/units/org.cgwatch1.conf" /etc/dbus-1/system.d/org.cgwatch1.conf
 W=/var/tmp/cgw-crash
 rm -rf "$W"

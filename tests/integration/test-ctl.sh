@@ -49,13 +49,13 @@ def close(a, b): return abs(a - b) <= max(a // 4, 2 << 20)  # live values: withi
 budgets = {"http": 64 << 20, "queuer@1": 32 << 20, "queuer@2": 32 << 20, "grower": 128 << 20}
 st = ctl("status")
 assert st["dyno_memory_limit"] == 512 << 20, st
-dyno = int(open(CG + "/system.slice/cgwatch.service/dyno/memory.current").read())
+dyno = int(open(CG + "/system.slice/cgwatch-workers.scope/dyno/memory.current").read())
 assert close(st["dyno_memory_current"], dyno), (st["dyno_memory_current"], dyno)
 assert sorted(w["name"] for w in st["workers"]) == sorted(budgets), st["workers"]
 for w in st["workers"]:
     p = ctl("show", w["name"])
     cg = CG + "/" + p["ControlGroup"].lstrip("/")
-    assert cg.endswith("/system.slice/cgwatch.service/dyno/" + w["name"]), cg
+    assert cg.endswith("/system.slice/cgwatch-workers.scope/dyno/" + w["name"]), cg
     assert str(w["pid"]) in open(cg + "/cgroup.procs").read().split(), (w, cg)
     assert w["memory_budget"] == p["MemoryBudget"] == budgets[w["name"]], (w, p)
     assert int(open(cg + "/memory.high").read()) == p["MemoryBudget"] - p["MemoryBudget"] // 32

@@ -40,7 +40,7 @@ wait_for 60 test -s /srv/cgwatch-writer/here
 check "  it wrote to /tmp, and the system's /tmp has it (no PrivateTmp)" grep -qx tmp /tmp/cgwatch-writer
 check "  it wrote to /var (no ProtectSystem)" grep -qx var /var/lib/cgwatch-writer/out
 check "  it wrote to its WorkingDirectory" grep -qx wd /srv/cgwatch-writer/here
-wpid=$(cat "$CGS/dyno/writer/cgroup.procs" 2>/dev/null | head -n1)
+wpid=$(cat "$SCOPE/dyno/writer/cgroup.procs" 2>/dev/null | head -n1)
 dpid=$(systemctl show -p MainPID --value cgwatch.service)
 say "  writer pid $wpid: $(grep -E '^(CapBnd|NoNewPrivs|Seccomp):' "/proc/$wpid/status" | tr '\n\t' '  ')"
 check "  the worker runs under the unit's seccomp filter" grep -qx 'Seccomp:.2' "/proc/$wpid/status"

@@ -39,7 +39,7 @@ EOF
 busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig >/dev/null
 systemctl daemon-reload
 check "cgwatch.service starts" systemctl start cgwatch.service
-CG=/sys/fs/cgroup/system.slice/cgwatch.service
+CG=/sys/fs/cgroup/system.slice/cgwatch-workers.scope # the shipped unit: --workers-scope
 
 recycles() { cgwatchctl show leaker | sed -n 's/^Recycles=//p'; }
 check "the leaker is recycled 3 times (within 120 s)" wait_for 120 sh -c "[ \"\$(cgwatchctl show leaker | sed -n 's/^Recycles=//p')\" -ge 3 ]"

@@ -28,8 +28,9 @@ static void check(const char *own, const char *unit, const char *slice, const ch
 static void test_names(void **state) {
         check("system.slice/cgwatch.service", "cgwatch-workers.scope", "system.slice",
               "system.slice/cgwatch-workers.scope");
-        check("system.slice/cgwatch@web.service", "cgwatch@web-workers.scope", "system.slice",
-              "system.slice/cgwatch@web-workers.scope");
+        /* Instances live in the template's slice; the scope may not look like an instance. */
+        check("system.slice/system-cgwatch.slice/cgwatch@web.service", "cgwatch-web-workers.scope",
+              "system-cgwatch.slice", "system.slice/system-cgwatch.slice/cgwatch-web-workers.scope");
         check("system.slice/apps.slice/cgwatch.service", "cgwatch-workers.scope", "apps.slice",
               "system.slice/apps.slice/cgwatch-workers.scope");
 }
