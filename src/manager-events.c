@@ -691,6 +691,7 @@ void manager_evaluate(void *userdata, usec_t trigger_usec) {
                         .last_cpu_activity_usec = w->last_cpu_activity_usec,
                         .watchdog_usec = w->cfg->watchdog_usec,
                         .last_watchdog_usec = w->last_watchdog_usec,
+                        .starting = w->state == WORKER_STARTING,
                 };
         }
 

@@ -49,7 +49,7 @@ static uint64_t scale_permille(uint64_t v, unsigned permille) {
  * stamp was left at 0 (or carried over from the previous incarnation) must not be judged idle
  * or hung for time it did not exist. */
 static usec_t worker_watchdog_deadline(const WorkerSample *w) {
-        if (w->watchdog_usec == 0)
+        if (w->watchdog_usec == 0 || w->starting)
                 return USEC_INFINITY;
         return usec_add(MAX(w->last_watchdog_usec, w->started_usec), w->watchdog_usec);
 }

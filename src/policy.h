@@ -48,6 +48,9 @@ typedef struct WorkerSample {
         usec_t idle_early_after_usec;  /* IdleRecycleAfterSec= */
         usec_t last_cpu_activity_usec; /* last time cpu.stat usage_usec was seen to grow */
         usec_t watchdog_usec;          /* 0 = off */
+        bool starting;                 /* waiting for READY=1: the watchdog is not armed yet (as
+                                        * systemd's WatchdogSec=, it starts when start-up is done;
+                                        * a start that hangs is TimeoutStartSec='s) */
         usec_t last_watchdog_usec;     /* last WATCHDOG=1 (or READY=1, or spawn) */
 } WorkerSample;
 

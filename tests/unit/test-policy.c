@@ -956,6 +956,18 @@ static void test_watchdog_boundary(void **state) {
         assert_int_equal(decide(&s, &a), 1);
         assert_action(&a, 0, RECYCLE_WATCHDOG, 20 * MiB, 100 * MiB);
 
+        /* Still starting (no READY=1 yet, e.g. a slow start under load): not armed, however
+         * late; READY=1 arms it from then (worker_on_ready stamps last_watchdog_usec). */
+        w[0].starting = true;
+        assert_int_equal(decide(&s, &a), 0);
+        s.now = 600 * USEC_PER_SEC;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_int_equal(policy_next_deadline(&s), USEC_INFINITY);
+        w[0].starting = false;
+        w[0].last_watchdog_usec = 600 * USEC_PER_SEC;
+        assert_int_equal(decide(&s, &a), 0);
+        assert_int_equal(policy_next_deadline(&s), 630 * USEC_PER_SEC);
+
         /* Off: never. */
         w[0].watchdog_usec = 0;
         s.now = UINT64_MAX - 1;
