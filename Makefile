@@ -8,12 +8,12 @@ MESON_OPTS ?= -Dwerror=true
 # Where `make install` puts things: the units run /usr/sbin/cgwatchd and read /etc/cgwatch.
 INSTALL_OPTS = --prefix=/usr --sysconfdir=/etc --localstatedir=/var
 
-.PHONY: all deps build check check-unit check-asan demo bench fuzz install clean
+.PHONY: all deps build check check-unit check-asan demo bench fuzz install uninstall clean
 
 all: build
 
 deps:
-	@tools/install-deps
+	@tools/install-deps $(DEPS_OPTS)
 
 $(BUILDDIR)/build.ninja:
 	meson setup $(BUILDDIR) $(MESON_OPTS) $(INSTALL_OPTS)
@@ -50,11 +50,24 @@ bench: build
 # journalctl --update-catalog and systemctl daemon-reload). A build dir set up by hand with another
 # prefix is switched to /usr first. DESTDIR=/some/dir stages instead (no catalog, no reload).
 # (The grep spares a meson run when the build dir has the right prefix already.)
+# (Not the seed dyno's npm modules: in a guest without the network npm ci stalled make install
+# for minutes.)
+install: DEPS_OPTS = --no-npm
 install: build
 	@grep -q '"name": "prefix", "value": "/usr"' $(BUILDDIR)/meson-info/intro-buildoptions.json && \
 		grep -q '"name": "sysconfdir", "value": "/etc"' $(BUILDDIR)/meson-info/intro-buildoptions.json || \
 		meson configure $(BUILDDIR) $(INSTALL_OPTS)
 	meson install -C $(BUILDDIR)
+
+# Removes every file the last `make install` from this build dir copied (meson's install log:
+# ninja uninstall) and the empty doc dir, then rebuilds the catalog database and reloads systemd
+# (not with DESTDIR=). /etc/cgwatch stays, as apt-get remove leaves a package's config (rm -r it
+# to purge). Stop and disable the service first.
+uninstall:
+	ninja -C $(BUILDDIR) uninstall
+	rmdir --ignore-fail-on-non-empty $(DESTDIR)/usr/share/doc/cgwatch/examples $(DESTDIR)/usr/share/doc/cgwatch 2>/dev/null || true
+	@[ -n "$(DESTDIR)" ] || ! command -v journalctl >/dev/null || journalctl --update-catalog
+	@[ -n "$(DESTDIR)" ] || [ ! -d /run/systemd/system ] || systemctl daemon-reload
 
 clean:
 	rm -rf $(BUILDDIR) $(ASANDIR)
