@@ -180,21 +180,32 @@ static RecycleReason worker_check(const Snapshot *s, const WorkerSample *w, cons
 }
 
 /* After a dyno-level recycle, the memory it frees shows up only once the worker is gone; acting
- * again before that would recycle a second worker for the same overage. */
+ * again before that would recycle a second worker for the same overage. So a dyno-level recycle
+ * in flight holds the dyno rules off, unless the dyno would still be at or above RecycleAt once
+ * every such drain has freed what it holds: then the overage is more than the drains will cover
+ * (a drain slowed by the dyno's own brake while its neighbours keep growing), and the next
+ * offender is due once the cool-down has passed. */
 static bool dyno_held_off(const Snapshot *s, const PolicyConfig *cfg) {
-        for (size_t i = 0; i < s->n_workers; i++) {
-                const WorkerSample *w = &s->workers[i];
-
-                if (w->recycle_in_progress && (w->recycle_in_progress_reason == RECYCLE_DYNO_LIMIT ||
-                                               w->recycle_in_progress_reason == RECYCLE_PRESSURE))
-                        return true;
-        }
+        uint64_t in_flight = 0;
+        bool draining = false;
 
         if (s->dyno.last_dyno_action_usec != 0 &&
             s->now < usec_add(s->dyno.last_dyno_action_usec, cfg->dyno_cooldown_usec))
                 return true;
 
-        return false;
+        for (size_t i = 0; i < s->n_workers; i++) {
+                const WorkerSample *w = &s->workers[i];
+
+                if (w->recycle_in_progress && (w->recycle_in_progress_reason == RECYCLE_DYNO_LIMIT ||
+                                               w->recycle_in_progress_reason == RECYCLE_PRESSURE)) {
+                        draining = true;
+                        in_flight += w->unreclaimable;
+                }
+        }
+        if (!draining)
+                return false;
+
+        return s->dyno.unreclaimable < in_flight || s->dyno.unreclaimable - in_flight < s->dyno.recycle_at;
 }
 
 static uint64_t worker_overage(const WorkerSample *w) {

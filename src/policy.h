@@ -118,9 +118,11 @@ typedef struct PolicyAction {
  *     and the dyno below recycle_at), idle-early (unreclaimable >= idle_early_above and no CPU
  *     for idle_early_after), lifetime (now - started >= max_lifetime), idle (now - last_cpu_activity >= idle_timeout).
  *  2. dyno-limit: dyno.unreclaimable >= recycle_at -> the worst offender among candidates:
- *     largest (unreclaimable - budget) overage first, then largest unreclaimable. Skipped while a
- *     dyno-limit/pressure recycle is in progress or within dyno_cooldown of the last one, so each
- *     action is re-checked against fresh numbers before the next.
+ *     largest (unreclaimable - budget) overage first, then largest unreclaimable. Skipped within
+ *     dyno_cooldown of the last one, and while dyno-limit/pressure recycles are in progress whose
+ *     workers' unreclaimable bytes, once freed, bring the dyno below recycle_at; so each action is
+ *     re-checked against fresh numbers, and a drain that cannot cover the overage (slowed by the
+ *     dyno's own brake while its neighbours grow) does not hold the next offender back.
  *  3. dyno pressure (pressure_fired on the dyno), counted only while the dyno itself is short of
  *     memory: its own memory.high (RecycleAt) or memory.max hit within own_stall_window
  *     (memory.events.local), or unreclaimable >= recycle_at, or the machine's MemAvailable below

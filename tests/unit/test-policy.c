@@ -554,12 +554,31 @@ static void test_dyno_holdoff_in_progress(void **state) {
         s.dyno.last_dyno_action_usec = NOW - 10 * USEC_PER_SEC; /* cooldown long over */
         w[1].unreclaimable = 90 * MiB;
 
-        /* Worker 0 is being recycled for dyno-limit: hold off, its memory is about to go. */
+        /* Worker 0 is being recycled for dyno-limit: hold off, its memory is about to go and
+         * brings the dyno below RecycleAt (480 - 40 < 460). */
         w[0].candidate = false;
+        w[0].unreclaimable = 40 * MiB;
         w[0].recycle_in_progress = true;
         w[0].recycle_in_progress_reason = RECYCLE_DYNO_LIMIT;
         assert_int_equal(decide(&s, &a), 0);
         assert_untouched(&a);
+
+        /* The neighbours grew while it drains: once it is gone the dyno would still be at
+         * RecycleAt (500 - 40 = 460), so the next offender is due... */
+        s.dyno.unreclaimable = 500 * MiB;
+        assert_int_equal(decide(&s, &a), 1);
+        assert_action(&a, 1, RECYCLE_DYNO_LIMIT, 90 * MiB, 100 * MiB);
+        /* ...but never inside the cool-down... */
+        s.dyno.last_dyno_action_usec = NOW - 1;
+        assert_int_equal(decide(&s, &a), 0);
+        s.dyno.last_dyno_action_usec = NOW - 10 * USEC_PER_SEC;
+        /* ...and two drains in flight count together (500 - 40 - 20 < 460). */
+        w[2].candidate = false;
+        w[2].recycle_in_progress = true;
+        w[2].recycle_in_progress_reason = RECYCLE_DYNO_LIMIT;
+        assert_int_equal(decide(&s, &a), 0);
+        w[2] = worker_healthy();
+        s.dyno.unreclaimable = 480 * MiB;
 
         /* Same for a pressure recycle, and for dyno pressure. */
         w[0].recycle_in_progress_reason = RECYCLE_PRESSURE;
