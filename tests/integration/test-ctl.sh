@@ -147,6 +147,32 @@ check "top shows the new budget" within 120 row http 100M
 tmux send-keys -t top n
 check "key n sorts by name" within 120 sh -c "tmux capture-pane -p -t top | grep -q 'sorted by name'"
 check "  rows in name order" sh -c "tmux capture-pane -p -t top | grep -Eo '^(grower|http|queuer@[12]) ' | tr -d ' ' | tr '\n' ' ' | grep -qx 'grower http queuer@1 queuer@2 '"
+tmux send-keys -t top n
+check "key n again reverses the order" within 120 sh -c "tmux capture-pane -p -t top | grep -q 'sorted by name, reversed'"
+check "  rows in reverse name order" sh -c "tmux capture-pane -p -t top | grep -Eo '^(grower|http|queuer@[12]) ' | tr -d ' ' | tr '\n' ' ' | grep -qx 'queuer@2 queuer@1 http grower '"
+# The rows of one frame in the order of a column: $1 its first character and $2 its width (TTB
+# and AGE hold spaces, so fields do not count), $3 "desc" or "asc"; sizes (4.2M, 208K) are
+# compared in bytes.
+column_sorted() {
+        screen | awk -v at="$1" -v width="$2" -v dir="$3" '
+                function bytes(s,  n, u) { n = s + 0; u = substr(s, length(s)); return n * (u == "G" ? 2^30 : u == "M" ? 2^20 : u == "K" ? 2^10 : 1) }
+                $4 ~ /^\[[#.]+\]$/ { c = substr($0, at, width); gsub(/ /, "", c); v = bytes(c); if (rows++ && (dir == "desc" ? v > last : v < last)) bad = 1; last = v }
+                END { exit !(rows == 4 && !bad) }'
+}
+tmux send-keys -t top m
+check "key m sorts by memory" within 120 sh -c "tmux capture-pane -p -t top | grep -q 'sorted by memory\$'"
+check "  rows by memory used, largest first" within 30 column_sorted 53 7 desc
+check "  the 256 KiB/s grower first, the sleeping http last" within 120 sh -c "tmux capture-pane -p -t top | grep -Eo '^(grower|http|queuer@[12]) ' | tr -d ' ' | tr '\n' ' ' | grep -Eqx 'grower queuer@[12] queuer@[12] http '"
+say "top, sorted by memory (the README's screen):"
+screen | sed 's/^/  | /'
+tmux send-keys -t top m
+check "key m again: smallest first" within 120 sh -c "tmux capture-pane -p -t top | grep -q 'sorted by memory, reversed'"
+check "  rows by memory used, smallest first" within 30 column_sorted 53 7 asc
+# queuer@2 is the only worker recycled (by hand, in the events checks above).
+tmux send-keys -t top r
+check "key r sorts by recycles" within 120 sh -c "tmux capture-pane -p -t top | grep -q 'sorted by recycles\$'"
+check "  the recycled queuer@2 first" sh -c "tmux capture-pane -p -t top | grep -E '^(grower|http|queuer@[12]) ' | head -n1 | grep -Eq '^queuer@2 .* 1 manual '"
+check "  rows by recycles, most first" column_sorted 104 5 desc
 tmux send-keys -t top q
 check "key q quits" within 120 sh -c "! tmux has-session -t top 2>/dev/null"
 tmux kill-server 2>/dev/null
