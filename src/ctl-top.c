@@ -112,13 +112,16 @@ static int frame_fetch(Ctl *ctl, TopFrame *ret) {
         return 0;
 }
 
-/* Durations on screen: whole seconds (or "-" for none/never). */
+/* Durations on screen (or "-" for none/never), in at most two units so that they fit their
+ * 9-character columns: "59min 59s", "99h 59min", then whole hours ("180h"). */
 static const char *format_secs(char buf[static FORMAT_DURATION_MAX], usec_t u, bool none) {
+        usec_t unit = u >= 100 * USEC_PER_HOUR ? USEC_PER_HOUR : u >= USEC_PER_HOUR ? USEC_PER_MINUTE : USEC_PER_SEC;
+
         if (none || u == USEC_INFINITY)
                 return "-";
         if (u < USEC_PER_SEC)
                 return "0";
-        return format_duration(buf, u / USEC_PER_SEC * USEC_PER_SEC);
+        return format_duration(buf, u / unit * unit);
 }
 
 #define BAR_WIDTH 10
@@ -151,7 +154,7 @@ static void frame_print_text(const TopFrame *f, FILE *out, bool keys) {
                 fprintf(out, "Keys: n name, m memory, p percent, g growth, t ttb, r recycles, R restarts, a age "
                              "(again: reverse); space redraw; q quit\n");
         fputc('\n', out);
-        fprintf(out, "%-16s %-8s %7s %-12s %4s %7s %7s %7s %7s %9s %8s %5s %-10s %4s %8s\n", "WORKER", "STATE", "PID",
+        fprintf(out, "%-16s %-8s %7s %-12s %4s %7s %7s %7s %7s %10s %9s %5s %-10s %4s %9s\n", "WORKER", "STATE", "PID",
                 "MEMORY", "%", "USED", "BUDGET", "ANON", "FILE", "GROWTH", "TTB", "RECYC", "LAST", "RST", "AGE");
         for (size_t i = 0; i < f->n; i++) {
                 const TopRow *r = &f->rows[i];
@@ -170,7 +173,8 @@ static void frame_print_text(const TopFrame *f, FILE *out, bool keys) {
                         snprintf(growth, sizeof growth, "%c%s/s", r->growth < 0 ? '-' : '+',
                                  format_bytes(a, (uint64_t) (r->growth < 0 ? -r->growth : r->growth)));
                 snprintf(pid, sizeof pid, r->pid > 0 ? "%" PRIu64 : "-", r->pid);
-                fprintf(out, "%-16s %-8s %7s %-12s %3u%% %7s %7s %7s %7s %9s %8s %5" PRIu64 " %-10s %4" PRIu64 " %8s\n",
+                fprintf(out,
+                        "%-16s %-8s %7s %-12s %3u%% %7s %7s %7s %7s %10s %9s %5" PRIu64 " %-10s %4" PRIu64 " %9s\n",
                         r->name, r->state, pid, bar, top_percent(r->current, r->budget), format_bytes(b, r->current),
                         format_bytes(c, r->budget), format_bytes(d, r->anon), format_bytes(e, r->file), growth,
                         format_secs(ttb, r->ttb, false), r->recycles, *r->last_reason ? r->last_reason : "-",

@@ -172,7 +172,7 @@ check "  rows by memory used, smallest first" within 30 column_sorted 53 7 asc
 tmux send-keys -t top r
 check "key r sorts by recycles" within 120 sh -c "tmux capture-pane -p -t top | grep -q 'sorted by recycles\$'"
 check "  the recycled queuer@2 first" sh -c "tmux capture-pane -p -t top | grep -E '^(grower|http|queuer@[12]) ' | head -n1 | grep -Eq '^queuer@2 .* 1 manual '"
-check "  rows by recycles, most first" column_sorted 104 5 desc
+check "  rows by recycles, most first" column_sorted 106 5 desc
 tmux send-keys -t top q
 check "key q quits" within 120 sh -c "! tmux has-session -t top 2>/dev/null"
 tmux kill-server 2>/dev/null

@@ -9,6 +9,7 @@
 # confirmed is consumed; duplicates are counted and printed), the kernel OOM-kills nothing in
 # any node, the dyno's memory.peak stays below its limit, and the innocent workers (http,
 # connection_lock, retrier) are started exactly once, never recycled, and exit 0 on the stop.
+# The demo's screen (cgwatchctl top, over the demo's own dbus-daemon) shows every worker.
 . "$(dirname "$0")/lib.sh"
 . "$SRC/examples/seed-dyno/seed.sh"
 
@@ -26,8 +27,8 @@ LOG=$demo/cgwatchd.log
 t0=$SECONDS
 CGWATCH_DEMO_SECONDS=20 CGWATCH_DEMO_MIN_MESSAGES=$MIN_MESSAGES CGWATCH_DEMO_MIN_RECYCLES=$MIN_RECYCLES \
         CGWATCH_DEMO_MAX_SECONDS=${SEED_MAX_SECONDS:-900} CGWATCH_DEMO_TTY=0 CGWATCH_DEMO_WORKDIR=$demo \
-        "$SRC/examples/demo" --here
-demo_rc=$?
+        "$SRC/examples/demo" --here | tee "$WORK/screen.txt"
+demo_rc=${PIPESTATUS[0]}
 say "demo exited $demo_rc after $((SECONDS - t0)) s"
 if [ ! -s "$demo/summary.env" ]; then
         not_ok "the demo ran to its summary"
@@ -55,6 +56,12 @@ say "dyno memory.peak $((peak_bytes / MiB)) MiB of $((limit_bytes / MiB)) MiB"
 check "the dyno's memory.peak stays below its limit" test "$peak_bytes" -lt "$limit_bytes"
 check "cgwatchd exited 0" test "$daemon_status" = 0
 check "the demo exited 0" test "$demo_rc" = 0
+# Its screen is cgwatchctl top over the demo's own bus: frames with every worker's row in them.
+check "the demo's screen shows frames of cgwatchctl top" test "$(grep -c '^cgwatch top - cgwatch.service - ' "$WORK/screen.txt")" -ge 3
+for w in http connection_lock pusher queuer retrier; do
+        check "  with $w's row" grep -Eq "^$w +running +[0-9]+ +\[[#.]{10}\] +[0-9]+% " "$WORK/screen.txt"
+done
+check "  and the queuer's recycles counted in it" grep -Eq '^queuer +running .* [1-9][0-9]* budget ' "$WORK/screen.txt"
 check "cgwatchd removed its cgroups" test ! -e /sys/fs/cgroup/cgwatch-demo
 latency_summary
 finish
