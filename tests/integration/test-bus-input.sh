@@ -36,18 +36,24 @@ mgr() {
 }
 # has PATTERN TEXT: TEXT contains PATTERN (the errors carry apostrophes: no sh -c "echo '...'")
 has() { grep -q -- "$1" <<<"$2"; }
-# refused NAME BYTES ERROR: SetBudget refused with exactly ERROR; memory.high, MemoryBudget and
-# the drop-in unchanged.
+# tallies NAME: the worker's main PID and how often it was restarted and recycled
+tallies() { cgwatchctl show "$1" | grep -E '^(MainPID|Restarts|Recycles)=' | paste -sd ' '; }
+# same_tallies NAME BEFORE: tallies NAME still reads BEFORE, which did read all three
+same_tallies() { has Recycles= "$2" && has Restarts= "$2" && test "$(tallies "$1")" = "$2"; }
+# refused NAME BYTES ERROR: SetBudget refused with exactly ERROR; memory.high, MemoryBudget, the
+# drop-in, the worker's PID and its Restarts and Recycles unchanged.
 refused() {
-        local high0 budget0 out
+        local high0 budget0 tallies0 out
         high0=$(cat "$CGS/dyno/$1/memory.high")
         budget0=$(busctl --system get-property org.cgwatch1 "/org/cgwatch1/worker/$1" org.cgwatch1.Worker MemoryBudget)
+        tallies0=$(tallies "$1")
         out=$(mgr SetBudget string:"$1" uint64:"$2" boolean:false 2>&1)
         say "  SetBudget $1 $2: $out"
         check "SetBudget $1 $2 refused with $3" has "$3" "$out"
         check "  memory.high of $1 unchanged" test "$(cat "$CGS/dyno/$1/memory.high")" = "$high0"
         check "  MemoryBudget of $1 unchanged" test "$(busctl --system get-property org.cgwatch1 "/org/cgwatch1/worker/$1" org.cgwatch1.Worker MemoryBudget)" = "$budget0"
         check "  no drop-in written" test ! -e "/etc/cgwatch/cgwatch.conf.d/50-budget-$1.conf"
+        check "  $1 not restarted nor recycled (${tallies0:-?})" same_tallies "$1" "$tallies0"
 }
 refused http 1024 "org.cgwatch1.BudgetBelowFloor"
 refused http 0 "org.cgwatch1.BudgetBelowFloor"
@@ -74,6 +80,8 @@ out=$(mgr GetWorker string:"$big" 2>&1)
 check "GetWorker with a 120 kB name: NoSuchWorker" has org.cgwatch1.NoSuchWorker "$out"
 check "  and the error message is bounded (< 200 bytes)" test "${#out}" -lt 200
 check "both workers still run, started once" sh -c "cgwatchctl show http | grep -qx Restarts=0 && cgwatchctl show holder | grep -qx Restarts=0"
+check "  and never recycled" \
+        sh -c "cgwatchctl show http | grep -qx Recycles=0 && cgwatchctl show holder | grep -qx Recycles=0"
 
 # The fuzz client, as root and as nobody.
 "$BUILD/tests/bus-fuzz" --calls 300 --seed 1

@@ -72,18 +72,29 @@ check "cgwatchctl recycle drainer" cgwatchctl recycle drainer
 wait_for 20 grep -q "^term $drainer1" "$W/drainer.log"
 crash ABRT
 check "the drainer re-adopted mid-recycle" sh -c "journalctl --sync; journalctl -u cgwatch --no-pager -o cat | grep -q 'Worker drainer: re-adopted pid $drainer1 (incarnation 1, stopping, recycle in flight: manual)'"
-wait_for 90 grep -q "^exit $drainer1" "$W/drainer.log"
+wait_for 90 grep -q "^exit $drainer1" "$W/drainer.log" || not_ok "the draining incarnation finished"
 wait_for 20 sh -c "[ \$(grep -c ^start $W/drainer.log) -ge 2 ]"
 say "drainer.log: $(tr '\n' ' ' <"$W/drainer.log")"
 check "the draining incarnation got exactly one stop signal" test "$(grep -c "^term $drainer1" "$W/drainer.log")" = 1
+check "its drain was not cut short (the handler ran to its end)" grep -q "^exit $drainer1" "$W/drainer.log"
 check "exactly one start followed the recycle" test "$(starts drainer)" = 2
 check "Recycles=1, counted once" sh -c "cgwatchctl show drainer | grep -qx 'Recycles=1'"
 check "counter still the same process, started once" sh -c "grep -qx $counter1 $SCOPE/dyno/counter/cgroup.procs && [ $(starts counter) = 1 ]"
+drainer2=$(main_pid drainer) # the incarnation the recycle started
+# its TERM handler installed (SigCgt has SIGTERM's bit), so that a stop signal can show in drainer.log
+traps_term() {
+        local m
+        m=$(awk '/^SigCgt:/ {print $2}' "/proc/$1/status" 2>/dev/null)
+        [ -n "$m" ] && [ $((0x$m & 0x4000)) != 0 ]
+}
+wait_for 20 traps_term "$drainer2" || say "  the new drainer $drainer2 has no TERM handler (yet)"
 
 # A graceful stop afterwards: every worker gets its stop signal, the scope goes.
 check "systemctl stop" systemctl stop cgwatch.service
 check "counter was stopped gracefully (its TERM handler ran)" grep -q "^term $counter1" "$W/counter.log"
-check "no worker survives" sh -c "! kill -0 $counter1 2>/dev/null"
+check "the new drainer was stopped gracefully too (its TERM handler ran to its end)" \
+        sh -c "grep -q '^term $drainer2' $W/drainer.log && grep -q '^exit $drainer2' $W/drainer.log"
+check "no worker survives" sh -c "! kill -0 $counter1 2>/dev/null && ! kill -0 $drainer2 2>/dev/null"
 check "the scope is gone" wait_for 20 test ! -e "$SCOPE"
 check "the state file is removed" test ! -e /run/cgwatch/default/state.json
 say "---- journal (last 40)"; journal | tail -40

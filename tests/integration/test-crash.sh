@@ -143,7 +143,13 @@ restart_daemon cgwatchd-4.log
 check "a corrupt state file is not trusted, and the log says so" log_has "Not trusting /run/cgwatch/default/state.json: the state file is corrupt"
 check "the log names the node it stops and why" log_has "Worker counter: its node .* holds processes, but the state file is corrupt: stopping them (TERM"
 wait_for 30 sh -c "[ \$(grep -c ^start $WORK/counter.log) -eq 2 ]"
-check "the old counter got its stop signal first (a clean stop)" grep -q "^term $counter1" "$WORK/counter.log"
+# term_before_restart LOG PID: PID's "term" line comes before the second "start" in LOG.
+term_before_restart() {
+        awk -v t="term $2" '$0 == t && !term {term = NR} /^start/ && ++n == 2 {s = NR}
+                END {exit !(term && s && term < s)}' "$1"
+}
+say "counter.log: $(tr '\n' ' ' <"$WORK/counter.log")"
+check "the old counter got its stop signal first (a clean stop)" term_before_restart "$WORK/counter.log" "$counter1"
 check "the old counter is gone" sh -c "! kill -0 $counter1 2>/dev/null"
 check "then exactly one fresh counter started" test "$(starts counter)" = 2
 counter2=$(main_pid counter)

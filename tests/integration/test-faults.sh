@@ -16,6 +16,7 @@ ExecStart=/bin/sleep 100000
 [Worker orphan]
 ExecStart=/bin/sleep 100000
 RestartSec=3s
+MemoryBudget=64M
 
 [Worker busy]
 ExecStart=/bin/sleep 100000
@@ -40,7 +41,8 @@ kill -KILL "$(worker_pid orphan)"
 check "the orphan's node could be removed underneath" wait_for 30 rmdir "$node" 2>/dev/null
 kill -CONT "$DAEMON_PID"
 check "  the daemon recreated it at the restart" wait_for 30 worker_running orphan
-check "  with its memory.high" test "$(value "$node/memory.high")" = max
+check "  with its memory.high (the tripwire below its 64M, not a fresh node's max)" \
+        test "$(value "$node/memory.high")" = "$(tripwire $((64 * MiB)))"
 check "  without an error in the log" test "$(grep -c 'orphan.*\(No such file\|No such device\)' "$LOG")" = 0
 
 # EBUSY: while busy is down, its node gets a child with the memory controller enabled for it.
