@@ -2,10 +2,10 @@
 
 /* cgwatchctl fleet: the fleet view. Reads RabbitMQ, not D-Bus: it declares a private queue
  * (server-named, exclusive, auto-delete), binds it to the exchange with cgwatch.#, listens for
- * --duration seconds and hands every body to fleet.c's table: every host, dyno and worker heard
- * of, with state, memory against budget, recycles per hour by reason (over the time it listened),
- * leak verdict and rate, and the last event. Samples carry each worker's standing, so one
- * SampleIntervalSec of listening shows the whole fleet.
+ * --duration seconds (or until SIGINT/SIGTERM) and hands every body to fleet.c's table: every host, dyno and worker
+ * heard of, with state, memory against budget, recycles per hour by reason (over the time it listened), leak verdict
+ * and rate, and the last event. Samples carry each worker's standing, so one SampleIntervalSec of listening shows the
+ * whole fleet.
  *
  * Built with -iquote src like amqp.c: rabbitmq-c's <amqp.h> must not find src/amqp.h. */
 
@@ -15,9 +15,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,8 +83,9 @@ static int listen_fleet(const char *url_arg, const char *password_file, const ch
         amqp_queue_declare_ok_t *q;
         amqp_bytes_t queue;
         struct timeval tv = {.tv_sec = 5};
+        sigset_t stop_signals, old_mask;
         double start, end;
-        int r;
+        int r, sfd = -1;
 
         if (!url || amqp_parse_url(url, &ci) != AMQP_STATUS_OK) {
                 fprintf(stderr, "Invalid AMQP URL (expected amqp[s]://[user[:password]@]host[:port][/vhost]).\n");
@@ -140,6 +144,18 @@ static int listen_fleet(const char *url_arg, const char *password_file, const ch
                 amqp_bytes_free(queue);
         }
 
+        /* SIGINT or SIGTERM ends the listening early, and what was heard is printed: on a signalfd,
+         * polled beside the connection's socket (rabbitmq-c's own poll retries on EINTR). */
+        if (r == 0) {
+                sigemptyset(&stop_signals);
+                sigaddset(&stop_signals, SIGINT);
+                sigaddset(&stop_signals, SIGTERM);
+                if (sigprocmask(SIG_BLOCK, &stop_signals, &old_mask) < 0 ||
+                    (sfd = signalfd(-1, &stop_signals, SFD_CLOEXEC)) < 0) {
+                        fprintf(stderr, "Failed to watch for SIGINT: %s\n", strerror(errno));
+                        r = CTL_EXIT_FAILURE;
+                }
+        }
         start = now_sec();
         end = start + duration;
         while (r == 0) {
@@ -150,12 +166,41 @@ static int listen_fleet(const char *url_arg, const char *password_file, const ch
 
                 if (left <= 0)
                         break;
+                if (ci.ssl) {
+                        /* OpenSSL may hold decrypted bytes that poll() cannot see: no poll on the
+                         * socket, but the wait is cut to 0.5 s so that a signal is seen that soon. */
+                        struct pollfd p = {.fd = sfd, .events = POLLIN};
+
+                        if (poll(&p, 1, 0) > 0)
+                                break;
+                        if (left > 0.5)
+                                left = 0.5;
+                } else if (!amqp_frames_enqueued(conn) && !amqp_data_in_buffer(conn)) {
+                        struct pollfd p[2] = {{.fd = amqp_get_sockfd(conn), .events = POLLIN},
+                                              {.fd = sfd, .events = POLLIN}};
+                        int n = poll(p, 2, (int) (left * 1000) + 1);
+
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0) {
+                                fprintf(stderr, "Failed to wait for messages: %s\n", strerror(errno));
+                                r = CTL_EXIT_FAILURE;
+                                break;
+                        }
+                        if (p[1].revents & POLLIN)
+                                break;
+                        if (n == 0)
+                                continue; /* the duration is checked at the top */
+                        left = end - now_sec();
+                        if (left <= 0)
+                                break;
+                }
                 t = (struct timeval){.tv_sec = (time_t) left,
                                      .tv_usec = (long) ((left - (double) (time_t) left) * 1e6)};
                 amqp_maybe_release_buffers(conn);
                 rr = amqp_consume_message(conn, &env, &t, 0);
                 if (rr.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && rr.library_error == AMQP_STATUS_TIMEOUT)
-                        break;
+                        continue; /* the duration, or the SSL wait's cut, is over: checked at the top */
                 if (rr.reply_type != AMQP_RESPONSE_NORMAL) {
                         r = rpc_failed("receive", rr);
                         break;
@@ -169,6 +214,10 @@ static int listen_fleet(const char *url_arg, const char *password_file, const ch
                 amqp_destroy_envelope(&env);
         }
         *ret_listened = now_sec() - start;
+        if (sfd >= 0) {
+                close(sfd);
+                (void) sigprocmask(SIG_SETMASK, &old_mask, NULL);
+        }
 
         (void) amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
         (void) amqp_connection_close(conn, AMQP_REPLY_SUCCESS);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The seed's dyno end to end: its demo itself (examples/demo --here: examples/seed-dyno,
 # Node.js + amqplib, under cgwatchd) against a real RabbitMQ, started once for the whole
-# scenario: on the host's loopback when run through tests/integration/run-seed-dyno (the guest
+# scenario: on the host's loopback when run through tests/integration/run-with-broker (the guest
 # reaches it as CGWATCH_DEMO_BROKER=10.0.2.100:PORT), else on the guest's own (about 20 minutes
 # to start under TCG). With the queuer leaking, at least SEED_MIN_MESSAGES (10,000)
 # messages cross the dam while the queuer is recycled at least 5 times, every time with reason
