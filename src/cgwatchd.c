@@ -124,15 +124,22 @@ int main(int argc, char *argv[]) {
                 _cleanup_(config_freep) Config *cfg = NULL;
                 _cleanup_free_ char *err = NULL;
                 struct sysinfo si;
-                uint64_t ram = sysinfo(&si) == 0 ? (uint64_t) si.totalram * si.mem_unit : UINT64_MAX;
+                uint64_t ram = sysinfo(&si) == 0 ? (uint64_t) si.totalram * si.mem_unit : UINT64_MAX, limit;
 
                 r = config_load(o.config_path, &cfg, &err);
                 if (r < 0) {
                         fprintf(stderr, "%s\n", err ?: strerror(-r));
                         return EXIT_CONFIG;
                 }
-                config_dump(cfg, cfg->dyno.memory_limit.set ? config_size_resolve(&cfg->dyno.memory_limit, ram) : ram,
-                            stdout);
+                /* The limit the daemon would detect, where the cgroup files can be read. */
+                r = manager_check_limits(&o, cfg, &limit, &err);
+                if (err) {
+                        fprintf(stderr, "%s\n", err);
+                        return EXIT_CONFIG;
+                }
+                if (r < 0)
+                        limit = cfg->dyno.memory_limit.set ? config_size_resolve(&cfg->dyno.memory_limit, ram) : ram;
+                config_dump(cfg, limit, stdout);
                 return 0;
         }
 

@@ -15,8 +15,10 @@
 #include <systemd/sd-daemon.h>
 
 #include "cgwatch/cgwatch.h"
+#include "config-ini.h"
 #include "log.h"
 #include "manager.h"
+#include "parse-util.h"
 #include "scope.h"
 #include "sink-journal.h"
 
@@ -62,20 +64,26 @@ uint64_t manager_dyno_drain_high(const Manager *m) {
 /* The dyno's default limit: the smallest memory.max from our cgroup up to the top of what we can
  * see, then the smallest memory.high, then the machine's RAM. "The top" includes the root of a
  * cgroup namespace: run as a container's entrypoint, our cgroup is "" and the container's own
- * limits are on it (the host's real root has no memory.max, so reading it there is harmless). */
-static uint64_t detect_dyno_limit(Manager *m) {
+ * limits are on it (the host's real root has no memory.max, so reading it there is harmless).
+ * *ret_source says where the limit came from, for messages ("the memory.max of cgroup /a/b", "the
+ * machine's RAM"); NULL on OOM. */
+static uint64_t detect_dyno_limit(Manager *m, char **ret_source) {
         static const char *const files[] = {"memory.max", "memory.high"};
 
         for (size_t f = 0; f < ELEMENTSOF(files); f++) {
                 uint64_t best = UINT64_MAX, v;
+                _cleanup_free_ char *where = NULL;
 
                 /* In the workers' scope, the service's own limit (MemoryMax= in cgwatch.service)
                  * counts too, as it did when the dyno lived below the service. */
                 for (int start = 0; start < (m->scope_mode ? 2 : 1); start++) {
                         _cleanup_free_ char *p = strdup(start == 0 ? m->base_path : m->original_path);
                         while (p) {
-                                if (cgroup_read_u64(&m->root, p, files[f], &v) >= 0 && v < best)
+                                if (cgroup_read_u64(&m->root, p, files[f], &v) >= 0 && v < best) {
                                         best = v;
+                                        free(where);
+                                        where = strdup(p);
+                                }
                                 char *slash = strrchr(p, '/');
                                 if (slash)
                                         *slash = 0;
@@ -85,27 +93,111 @@ static uint64_t detect_dyno_limit(Manager *m) {
                                         break;
                         }
                 }
-                if (best != UINT64_MAX)
+                if (best != UINT64_MAX) {
+                        int k = -ENOMEM;
+                        if (where && *where)
+                                k = asprintf(ret_source, "the %s of cgroup /%s", files[f], where);
+                        else if (where) /* only a cgroup namespace's root has limits at "" */
+                                k = asprintf(ret_source,
+                                             "the %s of the container's cgroup (the root of our cgroup namespace)",
+                                             files[f]);
+                        if (k < 0)
+                                *ret_source = NULL;
                         return best;
+                }
         }
+        *ret_source = strdup("the machine's RAM");
         struct sysinfo si;
         if (sysinfo(&si) == 0)
                 return (uint64_t) si.totalram * si.mem_unit;
         return UINT64_MAX;
 }
 
-static int manager_resolve_limits(Manager *m, Config *c) {
+/* What config_validate() leaves to the daemon: an absolute MemoryBudget= against the limit
+ * detected when MemoryLimit= is not set (a percentage of the limit cannot exceed it). */
+static int check_budget_fits(const ConfigSize *budget, const ConfigLocation *where, uint64_t limit, const char *source,
+                             char **ret_error) {
+        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+
+        if (!budget->set || budget->percent || budget->value <= limit)
+                return 0;
+        return ini_error(ret_error, where->file, where->line, "MemoryBudget",
+                         "%s is above the dyno's limit of %s: MemoryLimit= is not set and defaults to %s",
+                         format_bytes(a, budget->value), format_bytes(b, limit), source ?: "the detected limit");
+}
+
+/* The dyno's limits for config c, into m (the caller restores them when c is refused). Returns 0,
+ * or -EINVAL with *ret_error saying why c cannot run here, or -ENOMEM. */
+static int manager_resolve_limits(Manager *m, const Config *c, char **ret_error) {
         const DynoConfig *d = &c->dyno;
-        uint64_t detected = detect_dyno_limit(m);
+        _cleanup_free_ char *source = NULL;
+        uint64_t detected = detect_dyno_limit(m, &source);
+        int r;
 
         m->dyno_limit_bytes = d->memory_limit.set ? config_size_resolve(&d->memory_limit, detected) : detected;
         m->recycle_at_bytes = config_size_resolve(&d->recycle_at, m->dyno_limit_bytes);
         if (m->recycle_at_bytes >= m->dyno_limit_bytes)
-                return log_error_errno(EINVAL,
-                                       "RecycleAt= (%" PRIu64 " bytes) must be below MemoryLimit= (%" PRIu64 " bytes).",
-                                       m->recycle_at_bytes, m->dyno_limit_bytes);
+                return asprintf(ret_error,
+                                "RecycleAt= (%" PRIu64 " bytes) must be below MemoryLimit= (%" PRIu64 " bytes).",
+                                m->recycle_at_bytes, m->dyno_limit_bytes) < 0
+                               ? -ENOMEM
+                               : -EINVAL;
+        if (!d->memory_limit.set) {
+                for (size_t i = 0; i < c->n_supervisors; i++) {
+                        const SupervisorConfig *s = &c->supervisors[i];
+                        r = check_budget_fits(&s->memory_budget, &s->memory_budget_where, detected, source, ret_error);
+                        if (r < 0)
+                                return r;
+                }
+                for (size_t i = 0; i < c->n_workers; i++) {
+                        const WorkerConfig *w = &c->workers[i];
+                        r = check_budget_fits(&w->memory_budget, &w->memory_budget_where, detected, source, ret_error);
+                        if (r < 0)
+                                return r;
+                }
+        }
         m->policy.dyno_cooldown_usec = d->recycle_cooldown_usec;
         return 0;
+}
+
+/* --cgroup-root relative to the mount: "/sys/fs/cgroup/a/b" or "/a/b" -> "a/b". */
+static const char *cgroup_root_relative(const ManagerOptions *o) {
+        const char *p = o->cgroup_root;
+        size_t ml = strlen(o->cgroup_mount);
+
+        if (strncmp(p, o->cgroup_mount, ml) == 0 && p[ml] == '/')
+                p += ml;
+        while (*p == '/')
+                p++;
+        return p;
+}
+
+int manager_check_limits(const ManagerOptions *o, const Config *c, uint64_t *ret_limit, char **ret_error) {
+        _cleanup_free_ char *unit = NULL, *slice = NULL;
+        Manager m = {.root.fd = -EBADF};
+        int r;
+
+        *ret_limit = SIZE_UNSET;
+        r = cgroup_root_open(o->cgroup_mount, /* use_libcgroup= */ false, &m.root);
+        if (r >= 0)
+                r = cgroup_get_self(o->proc, &m.original_path);
+        if (r >= 0) {
+                /* Where manager_setup_cgroups() would put the dyno; nothing is created or moved. */
+                if (o->cgroup_root)
+                        m.base_path = strdup(cgroup_root_relative(o));
+                else if (o->workers_scope && sd_booted() > 0 &&
+                         scope_names(m.original_path, &unit, &slice, &m.base_path) >= 0)
+                        m.scope_mode = true;
+                else
+                        m.base_path = strdup(m.original_path);
+                r = m.base_path ? manager_resolve_limits(&m, c, ret_error) : -ENOMEM;
+                if (r >= 0)
+                        *ret_limit = m.dyno_limit_bytes;
+        }
+        cgroup_root_close(&m.root);
+        free(m.original_path);
+        free(m.base_path);
+        return r;
 }
 
 static int manager_apply_dyno_limits(Manager *m) {
@@ -182,15 +274,9 @@ static int manager_setup_cgroups(Manager *m, const ManagerOptions *o) {
                 return log_error_errno(
                         r, "Failed to find our own cgroup v2 in %s/self/cgroup (is cgroup v2 mounted?): %m", o->proc);
         m->original_path = strdup(self);
-        if (o->cgroup_root) {
-                const char *p = o->cgroup_root;
-                size_t ml = strlen(o->cgroup_mount);
-                if (strncmp(p, o->cgroup_mount, ml) == 0 && p[ml] == '/')
-                        p += ml;
-                while (*p == '/')
-                        p++;
-                m->base_path = strdup(p);
-        } else if (!o->workers_scope || manager_setup_scope(m, self) <= 0)
+        if (o->cgroup_root)
+                m->base_path = strdup(cgroup_root_relative(o));
+        else if (!o->workers_scope || manager_setup_scope(m, self) <= 0)
                 m->base_path = strdup(self);
         if (!m->original_path || !m->base_path)
                 return log_oom();
@@ -222,6 +308,14 @@ static int manager_setup_cgroups(Manager *m, const ManagerOptions *o) {
                         "cgroup v1, boot with systemd.unified_cgroup_hierarchy=1 (or cgroup_no_v1=all).",
                         o->cgroup_mount, m->base_path);
 
+        /* Before anything is created or moved: a config that cannot run here leaves no trace. */
+        _cleanup_free_ char *err = NULL;
+        r = manager_resolve_limits(m, m->config, &err);
+        if (r < 0) {
+                log_error("%s", err ?: strerror(-r));
+                return r;
+        }
+
         /* No internal processes: the daemon lives in a leaf of its own, beside the dyno. */
         m->daemon_path = cgroup_path_join(m->base_path, m->scope_mode ? "anchor" : "cgwatchd");
         m->dyno_path = cgroup_path_join(m->base_path, "dyno");
@@ -238,9 +332,6 @@ static int manager_setup_cgroups(Manager *m, const ManagerOptions *o) {
         if (r < 0)
                 return log_error_errno(r, "Failed to enable the memory controller in '%s': %m", m->base_path);
 
-        r = manager_resolve_limits(m, m->config);
-        if (r < 0)
-                return r;
         r = cgroup_create(&m->root, m->dyno_path, m->recycle_at_bytes, UINT64_MAX);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the dyno cgroup '%s': %m", m->dyno_path);
@@ -594,8 +685,10 @@ int manager_reload(Manager *m) {
                 return r;
         }
         uint64_t old_limit = m->dyno_limit_bytes, old_at = m->recycle_at_bytes;
-        r = manager_resolve_limits(m, c);
+        err = mfree(err);
+        r = manager_resolve_limits(m, c, &err);
         if (r < 0) {
+                log_error("Reload failed, keeping the running configuration: %s", err ?: strerror(-r));
                 m->dyno_limit_bytes = old_limit;
                 m->recycle_at_bytes = old_at;
                 (void) sd_notify(0, "READY=1");

@@ -99,6 +99,12 @@ typedef struct ManagerOptions {
         bool workers_scope; /* --workers-scope: under systemd, the workers' transient scope (scope.h) */
 } ManagerOptions;
 
+/* For cgwatchd --check-config: the dyno's limit as the daemon would resolve it at start (with
+ * MemoryLimit= unset, detected from the cgroup files of --cgroup-root, the workers' scope or our
+ * own cgroup, and those above; nothing is created or moved), and the checks of c against it.
+ * Returns 0 with *ret_limit; -EINVAL with *ret_error set when c cannot run there; another negative
+ * errno, *ret_error untouched and *ret_limit SIZE_UNSET, when the cgroup files cannot be read. */
+int manager_check_limits(const ManagerOptions *o, const Config *c, uint64_t *ret_limit, char **ret_error);
 int manager_new(const ManagerOptions *o, Manager **ret);
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
