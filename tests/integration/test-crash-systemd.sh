@@ -1,6 +1,6 @@
 #!/bin/bash
 # The daemon's own crash under systemd (issue 9, Faults): cgwatch.service's main process is
-# SIGKILLed, then SIGABRTed; systemd restarts it (Restart=on-failure) and it re-adopts the workers,
+# SIGKILLed, then SIGABRTed, then OOM-killed by the kernel; systemd restarts it (Restart=on-failure) and it re-adopts the workers,
 # which live in the transient scope cgwatch-workers.scope and so were never touched: same PIDs,
 # started exactly once, their work not interrupted, a runtime budget (SetBudget runtime=true)
 # kept, a manual recycle in flight completed exactly once. `systemctl stop cgwatch` afterwards
@@ -88,6 +88,39 @@ traps_term() {
         [ -n "$m" ] && [ $((0x$m & 0x4000)) != 0 ]
 }
 wait_for 20 traps_term "$drainer2" || say "  the new drainer $drainer2 has no TERM handler (yet)"
+
+# The kernel's OOM killer takes the daemon: MemoryMax= on the service, whose cgroup holds only
+# the daemon (the workers are in the scope), and a hog put there that the OOM killer spares
+# (oom_score_adj -1000) while the daemon is its first choice (+1000). systemd's OOMPolicy=stop
+# (the default) stops the unit, which kills what is left of it (the hog), and Restart=on-failure
+# starts the daemon again.
+old=$(daemon_pid)
+check "MemoryMax=48M on the service (runtime)" systemctl set-property --runtime cgwatch.service MemoryMax=48M
+echo 1000 >"/proc/$old/oom_score_adj"
+sh -c 'echo $$ >/sys/fs/cgroup/system.slice/cgwatch.service/cgroup.procs && echo -1000 >/proc/self/oom_score_adj &&
+        exec "$0" --rate 20' "$BUILD/tests/helpers/cgwatch-leaker" >/dev/null 2>&1 &
+hog=$!
+oom_restarted() {
+        local p
+        p=$(daemon_pid)
+        [ "$p" != 0 ] && [ "$p" != "$old" ] && systemctl is-active -q cgwatch.service
+}
+check "systemd restarted cgwatchd after the OOM kill" wait_for 120 oom_restarted
+wait "$hog" 2>/dev/null || true
+systemctl set-property --runtime cgwatch.service MemoryMax=infinity
+say "cgwatchd $old OOM-killed; systemd restarted it as $(daemon_pid)"
+# (systemd 252 reports the result as 'signal': the main process's SIGKILL is seen first.)
+check "  the kernel's OOM killer took it, and systemd restarted the unit a third time" \
+        sh -c "journalctl --sync; journalctl -u cgwatch --no-pager -o cat | grep -q 'A process of this unit has been killed by the OOM killer' &&
+                journalctl -u cgwatch --no-pager -o cat | grep -q 'Scheduled restart job, restart counter is at 3'"
+check "  the hog in the service's cgroup went with the unit" sh -c "! kill -0 $hog 2>/dev/null"
+check "counter kept its pid, started once, across the OOM kill" \
+        sh -c "grep -qx $counter1 $SCOPE/dyno/counter/cgroup.procs && [ $(starts counter) = 1 ]"
+check "  and the new drainer its own, with Recycles still 1" \
+        sh -c "grep -qx $drainer2 $SCOPE/dyno/drainer/cgroup.procs && [ $(starts drainer) = 2 ] &&
+                cgwatchctl show drainer | grep -qx 'Recycles=1'"
+check "the daemon after the OOM kill re-adopted counter" \
+        sh -c "journalctl -u cgwatch --no-pager -o cat | grep -c 'Worker counter: re-adopted pid $counter1' | grep -qx 3"
 
 # A graceful stop afterwards: every worker gets its stop signal, the scope goes.
 check "systemctl stop" systemctl stop cgwatch.service
