@@ -2,10 +2,10 @@
 
 /* cgwatchctl fleet: the fleet view. Reads RabbitMQ, not D-Bus: it declares a private queue
  * (server-named, exclusive, auto-delete), binds it to the exchange with cgwatch.#, listens for
- * --duration seconds (or until SIGINT/SIGTERM) and hands every body to fleet.c's table: every host, dyno and worker
- * heard of, with state, memory against budget, recycles per hour by reason (over the time it listened), leak verdict
- * and rate, and the last event. Samples carry each worker's standing, so one SampleIntervalSec of listening shows the
- * whole fleet.
+ * --duration seconds (or until SIGINT or SIGTERM) and hands every body to fleet.c's table: every
+ * host, dyno and worker heard of, with state, memory against budget, recycles per hour by reason
+ * (over the time it listened), leak verdict and rate, and the last event. Samples carry each
+ * worker's standing, so one SampleIntervalSec of listening shows the whole fleet.
  *
  * Built with -iquote src like amqp.c: rabbitmq-c's <amqp.h> must not find src/amqp.h. */
 
@@ -151,7 +151,7 @@ static int listen_fleet(const char *url_arg, const char *password_file, const ch
                 sigaddset(&stop_signals, SIGINT);
                 sigaddset(&stop_signals, SIGTERM);
                 if (sigprocmask(SIG_BLOCK, &stop_signals, &old_mask) < 0 ||
-                    (sfd = signalfd(-1, &stop_signals, SFD_CLOEXEC)) < 0) {
+                    (sfd = signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
                         fprintf(stderr, "Failed to watch for SIGINT: %s\n", strerror(errno));
                         r = CTL_EXIT_FAILURE;
                 }
@@ -215,6 +215,12 @@ static int listen_fleet(const char *url_arg, const char *password_file, const ch
         }
         *ret_listened = now_sec() - start;
         if (sfd >= 0) {
+                /* Taken off the queue first: unblocked, a pending SIGINT would kill us before we
+                 * print what we heard. */
+                struct signalfd_siginfo si;
+
+                while (read(sfd, &si, sizeof si) == (ssize_t) sizeof si)
+                        ;
                 close(sfd);
                 (void) sigprocmask(SIG_SETMASK, &old_mask, NULL);
         }

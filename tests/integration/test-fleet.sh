@@ -2,7 +2,7 @@
 # The fleet view from real daemons: three cgwatchd, each with its own dyno (its own cgroup
 # subtree) and [AMQP] Host=, publish to one RabbitMQ on the host's loopback (run-with-broker: the
 # guest reaches it as CGWATCH_DEMO_BROKER=10.0.2.100:PORT). `cgwatchctl fleet`, bound before
-# they start and ended by SIGINT once they stopped, shows exactly the three hosts (and the probe
+# they start and ended by SIGINT and SIGTERM once they stopped, shows exactly the three hosts (and the probe
 # that proved the binding), each with exactly the budget recycles its own daemon logged, its
 # innocent worker never recycled, every message confirmed and none dropped or returned.
 . "$(dirname "$0")/lib.sh"
@@ -84,12 +84,15 @@ for h in $HOSTS; do
         check "$h: steady was started exactly once" test "$(grep -c 'Worker steady started as pid' "$d/cgwatchd.log")" = 1
 done
 
-# The daemons confirmed every message before they exited: the views have them all.
-kill -INT "$FJ" "$FT"
+# The daemons confirmed every message before they exited: the views have them all. (A script's
+# background job ignores SIGINT, so SIGTERM, whose default kills, is the one that proves the
+# view takes its signal off the queue before it prints.)
+kill -INT "$FJ"
+kill -TERM "$FT"
 wait "$FJ"
 check "fleet --json ended by SIGINT exits 0" test $? = 0
 wait "$FT"
-check "fleet ended by SIGINT exits 0" test $? = 0
+check "fleet ended by SIGTERM exits 0, having printed its table" sh -c "[ $? = 0 ] && grep -q '^HOST ' '$WORK/fleet.txt'"
 trap - EXIT
 check "fleet --json: every host, each with exactly the recycles its daemon logged" python3 - "$WORK/fleet.json" \
         "$(cat "$WORK/web1/recycles")" "$(cat "$WORK/web2/recycles")" "$(cat "$WORK/web3/recycles")" <<'PY'
