@@ -25,6 +25,7 @@ seed_missing() {
         [ -x "$RMQ_BIN/rabbitmq-server" ] || m+=("rabbitmq-server (tools/install-deps)")
         command -v epmd >/dev/null || m+=("epmd (rabbitmq-server's erlang)")
         command -v python3 >/dev/null || m+=("python3")
+        command -v dbus-daemon >/dev/null || m+=("dbus-daemon (the demo's own bus for cgwatchctl top; package dbus)")
         [ ${#m[@]} -eq 0 ] || printf '%s\n' "${m[@]}"
 }
 
