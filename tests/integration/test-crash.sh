@@ -143,17 +143,32 @@ restart_daemon cgwatchd-4.log
 check "a corrupt state file is not trusted, and the log says so" log_has "Not trusting /run/cgwatch/default/state.json: the state file is corrupt"
 check "the log names the node it stops and why" log_has "Worker counter: its node .* holds processes, but the state file is corrupt: stopping them (TERM"
 wait_for 30 sh -c "[ \$(grep -c ^start $WORK/counter.log) -eq 2 ]"
-# term_before_restart LOG PID: PID's "term" line comes before the second "start" in LOG.
+# term_before_restart LOG PID N: PID's "term" line comes before the Nth "start" in LOG.
 term_before_restart() {
-        awk -v t="term $2" '$0 == t && !term {term = NR} /^start/ && ++n == 2 {s = NR}
+        awk -v t="term $2" -v want="$3" '$0 == t && !term {term = NR} /^start/ && ++n == want {s = NR}
                 END {exit !(term && s && term < s)}' "$1"
 }
 say "counter.log: $(tr '\n' ' ' <"$WORK/counter.log")"
-check "the old counter got its stop signal first (a clean stop)" term_before_restart "$WORK/counter.log" "$counter1"
+check "the old counter got its stop signal first (a clean stop)" term_before_restart "$WORK/counter.log" "$counter1" 2
 check "the old counter is gone" sh -c "! kill -0 $counter1 2>/dev/null"
 check "then exactly one fresh counter started" test "$(starts counter)" = 2
 counter2=$(main_pid counter)
 check "the fresh counter is alone in its node" only_family "$DYNO/counter" "$counter2"
+
+# No state file at all (deleted, or /run wiped while the workers ran) is the same: no duplicate,
+# each populated node stopped cleanly first, then one fresh start.
+crash KILL
+rm -f "$STATE"
+LOG=$WORK/cgwatchd-5.log
+start_daemon
+check "without a state file the log names the node it stops and why" \
+        wait_for 30 log_has "Worker counter: its node .* holds processes, but there is no state file: stopping them (TERM"
+wait_for 30 sh -c "[ \$(grep -c ^start $WORK/counter.log) -eq 3 ]"
+say "counter.log: $(tr '\n' ' ' <"$WORK/counter.log")"
+check "  the counter it found got its stop signal before the next start" term_before_restart "$WORK/counter.log" "$counter2" 3
+check "  it is gone" sh -c "! kill -0 $counter2 2>/dev/null"
+check "  then exactly one fresh counter started" test "$(starts counter)" = 3
+check "  alone in its node" only_family "$DYNO/counter" "$(main_pid counter)"
 
 # A graceful stop afterwards stops everything and forgets the state.
 pids=$(cat $(find "$DYNO" -name cgroup.procs))
