@@ -47,8 +47,8 @@ check "each old incarnation is stopped only after its replacement started" sh -c
         END { exit bad }' '$LOG'"
 # Each replacement has a fresh node (rf~N: cgroup v2 cannot rename); the old ones are removed.
 nodes() { local n=0 d; for d in "$DYNO"/rf "$DYNO"/rf~*; do [ -d "$d" ] && n=$((n + 1)); done; echo $n; }
-wait_for 10 test "$(nodes)" = 1
-check "the replaced incarnations' nodes are removed" test "$(nodes)" = 1
+one_node() { [ "$(nodes)" = 1 ]; } # for wait_for, which does not re-expand $(...) in its arguments
+check "the replaced incarnations' nodes are removed" wait_for 10 one_node
 check "zero OOM kills" test "$(oom_kills)" = 0
 stop_daemon
 
