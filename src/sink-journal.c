@@ -249,5 +249,9 @@ void journal_sink_emit(void *userdata, const Event *e) {
         iov[n++] = (struct iovec){prio, strlen(prio)};
         for (size_t i = 0; i < r.n_fields; i++)
                 iov[n++] = (struct iovec){r.fields[i], strlen(r.fields[i])};
-        (void) sd_journal_sendv(iov, (int) n);
+        int sent = sd_journal_sendv(iov, (int) n);
+        if (sent < 0) {
+                log_journal_failed(sent);
+                log_full_errno(r.priority, 0, "%s", r.message);
+        }
 }

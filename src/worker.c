@@ -630,7 +630,18 @@ static int worker_output_open_reader(Worker *w) {
 static int worker_open_output(Worker *w) {
         if (log_to_journal()) {
                 int fd = sd_journal_stream_fd(w->name, LOG_INFO, /* level_prefix= */ 1);
-                return fd < 0 ? -EBADF : fd;
+                if (fd < 0) {
+                        /* Said once per daemon, not at every start. */
+                        static bool said;
+                        if (!said)
+                                log_warning_errno(fd,
+                                                  "Worker %s: no journal stream of its own (%m): its output, and "
+                                                  "that of any worker started without one, goes to the daemon's.",
+                                                  w->name);
+                        said = true;
+                        return -EBADF;
+                }
+                return fd;
         }
         if (worker_output_open_reader(w) < 0)
                 return -EBADF;
