@@ -132,6 +132,9 @@ static void record_from_worker(const Worker *w, WorkerRecord *r) {
                 .started_realtime_usec = w->started_realtime_usec,
                 .timer_usec = t,
                 .drain_lifted = w->drain_lifted,
+                .lives = w->lives,
+                .leaking = w->leaking,
+                .leak_rate = w->leak_rate,
         };
 }
 
@@ -231,13 +234,20 @@ static void worker_restore_counters(Worker *w, const WorkerRecord *r) {
         w->started_usec = w->last_watchdog_usec = w->last_cpu_activity_usec = r->started_usec;
         w->started_realtime_usec = r->started_realtime_usec;
         w->drain_lifted = r->drain_lifted;
+        w->lives = r->lives;
+        w->leaking = r->leaking;
+        w->leak_rate = r->leak_rate;
+        /* A budget recycle in flight: the life it ends tells its rate (manager_end_life()). */
+        w->life_hit_budget = w->recycle_reason == RECYCLE_BUDGET;
 }
 
 /* The re-adopted incarnation is watched like a fresh one (memory.events, PSI, deadlines). */
 static void manager_watch_adopted(Manager *m, Worker *w) {
         growth_track_reset(&w->growth);
         w->growth.min_gap_usec = 100 * USEC_PER_MSEC;
-        growth_track_add(&w->growth, now_usec(), 0);
+        /* The life began with nothing at its start (same boot, same clock), as a fresh one does. */
+        usec_t now = now_usec();
+        growth_track_add(&w->growth, w->started_usec > 0 && w->started_usec <= now ? w->started_usec : now, 0);
         /* Its watchdog clock starts now: pings sent while no daemon listened were lost. */
         w->last_watchdog_usec = w->last_cpu_activity_usec = now_usec();
         int r = monitor_watch_open(m->monitor, w->cgroup_path, /* local= */ false, &w->cfg->pressure, &w->watch);

@@ -61,6 +61,25 @@ static int add_u64(json_object *o, const char *key, uint64_t v) {
         return add(o, key, json_object_new_uint64(v));
 }
 
+static int format_lives(json_object *o, const WorkerRecord *w) {
+        json_object *a = json_object_new_array();
+
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < w->lives.n && i < GROWTH_LIVES_MAX; i++) {
+                json_object *v = json_object_new_int64(w->lives.rate[i]);
+                if (!v || json_object_array_add(a, v) < 0) {
+                        json_object_put(v);
+                        json_object_put(a);
+                        return -ENOMEM;
+                }
+        }
+        if (add(o, "lives", a) < 0 || add(o, "leaking", json_object_new_boolean(w->leaking)) < 0 ||
+            add(o, "leak_rate", json_object_new_int64(w->leak_rate)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 static int format_worker(const WorkerRecord *w, json_object **ret) {
         json_object *o = json_object_new_object();
         const struct {
@@ -88,7 +107,8 @@ static int format_worker(const WorkerRecord *w, json_object **ret) {
                 {"drain_lifted", w->drain_lifted},
         };
 
-        if (!o || add_str(o, "name", w->name) < 0 || add_str(o, "cgroup", w->cgroup_path) < 0) {
+        if (!o || add_str(o, "name", w->name) < 0 || add_str(o, "cgroup", w->cgroup_path) < 0 ||
+            format_lives(o, w) < 0) {
                 json_object_put(o);
                 return -ENOMEM;
         }
@@ -186,6 +206,34 @@ static int get_str(json_object *o, const char *key, bool nullable, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
+/* "lives", "leaking", "leak_rate": absent in a file from before they were written (no lives
+ * yet); present, of the right types, and at most GROWTH_LIVES_MAX lives. */
+static int parse_lives(json_object *o, WorkerRecord *w) {
+        json_object *a, *v;
+
+        if (json_object_object_get_ex(o, "lives", &a)) {
+                if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) > GROWTH_LIVES_MAX)
+                        return -EBADMSG;
+                for (size_t i = 0; i < json_object_array_length(a); i++) {
+                        v = json_object_array_get_idx(a, i);
+                        if (!json_object_is_type(v, json_type_int))
+                                return -EBADMSG;
+                        w->lives.rate[w->lives.n++] = json_object_get_int64(v);
+                }
+        }
+        if (json_object_object_get_ex(o, "leaking", &v)) {
+                if (!json_object_is_type(v, json_type_boolean))
+                        return -EBADMSG;
+                w->leaking = json_object_get_boolean(v);
+        }
+        if (json_object_object_get_ex(o, "leak_rate", &v)) {
+                if (!json_object_is_type(v, json_type_int))
+                        return -EBADMSG;
+                w->leak_rate = json_object_get_int64(v);
+        }
+        return 0;
+}
+
 static int parse_worker(json_object *o, WorkerRecord *w) {
         uint64_t v[19];
         static const char *const keys[] = {
@@ -221,7 +269,8 @@ static int parse_worker(json_object *o, WorkerRecord *w) {
                 if (r < 0)
                         return r;
         }
-        if ((r = get_str(o, "name", false, &w->name)) < 0 || (r = get_str(o, "cgroup", false, &w->cgroup_path)) < 0)
+        if ((r = get_str(o, "name", false, &w->name)) < 0 || (r = get_str(o, "cgroup", false, &w->cgroup_path)) < 0 ||
+            (r = parse_lives(o, w)) < 0)
                 return r;
         w->state = (int) v[0];
         w->intent = (int) v[1];

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "growth.h"
 #include "shared/macro.h"
 
 #define STATE_VERSION 1
@@ -31,6 +32,13 @@ typedef struct WorkerRecord {
         usec_t drain_usec, stop_usec, started_usec, started_realtime_usec;
         usec_t timer_usec; /* CLOCK_MONOTONIC deadline of the stop timeout, backoff or ready wait; 0 = none */
         bool drain_lifted;
+        /* Who leaks (growth.h): the growth rates of its past lives and the verdict on them, so that
+         * a verdict needs 3 lives, not 3 lives since the daemon's last start. Optional in the
+         * file ("lives", "leaking", "leak_rate"): one written before they existed reads as no
+         * lives yet. */
+        LifeRates lives;
+        bool leaking;
+        int64_t leak_rate;
 } WorkerRecord;
 
 typedef struct GroupRecord {

@@ -5,7 +5,7 @@
 # any node, restart tallies kept, a recycle in flight completed exactly once, WATCHDOG=1 pings of
 # the survivors reaching the new daemon over the stable notify socket, output still flowing. A
 # corrupt state file: every node is stopped cleanly (stop signal first), then started afresh.
-# Finally a graceful stop leaves nothing behind.
+# Finally a graceful stop leaves nothing behind. Then the leak verdict across a crash.
 . "$(dirname "$0")/lib.sh"
 
 STATE=/run/cgwatch/default/state.json
@@ -180,5 +180,35 @@ for p in $pids; do alive "$p" && left=$((left + 1)); done
 check "no worker process survives the graceful stop" test "$left" = 0
 check "no cgroup is left behind" test ! -e "$CG/$BASE"
 check "the state file is removed after a clean stop" test ! -e "$STATE"
+
+# Who leaks survives a crash: the rates of past lives are in the state file, so the verdict
+# ("grew in each of its last 3 lives") comes at the third life in all, not the third since the
+# daemon's restart. Two lives under the first daemon, SIGKILL, the third ends under the second.
+write_conf <<EOF
+[Worker leak]
+ExecStart=$LEAKER --rate 8
+MemoryBudget=24M
+StopTimeoutSec=5
+
+[Worker steady]
+ExecStart=$LEAKER --steady 4
+MemoryBudget=24M
+EOF
+LOG=$WORK/cgwatchd-6.log
+start_daemon
+wait_for 60 sh -c "[ \$(grep -c 'Worker leak started as pid' $LOG) -ge 3 ]" || not_ok "the leaker was recycled twice"
+check "  for its budget both times" test "$(grep 'Recycling worker leak' "$LOG" | grep -c 'reason=budget')" = 2
+check "  no verdict after 2 lives" sh -c "! grep -q 'Worker leak leaks' $LOG"
+wait_for 10 grep -q '"lives":\[[0-9-]*,[0-9-]*\]' "$STATE" || not_ok "the state file holds the 2 lives"
+say "leak record: $(grep -o '"name":"leak"[^}]*' "$STATE" | grep -o '"lives":[^]]*]')"
+crash KILL
+restart_daemon cgwatchd-7.log
+check "  the third incarnation is re-adopted" wait_for 30 log_has "Worker leak: re-adopted pid"
+check "  its end gives the verdict, at 3 lives in all" wait_for 60 log_has "Worker leak leaks: it grew in each of its last 3 lives, at [0-9]* bytes/s (3 lives)"
+say "  $(grep 'Worker leak leaks' "$LOG")"
+check "  the steady worker gets no verdict" sh -c "! grep -q 'Worker steady leaks' $WORK/cgwatchd-6.log $LOG"
+check "  and was started exactly once" test "$(grep -c 'Worker steady started as pid' "$WORK/cgwatchd-6.log" "$LOG" | awk -F: '{ s += $2 } END { print s }')" = 1
+stop_daemon
+
 kill $WATCHDOG_PID 2>/dev/null
 finish

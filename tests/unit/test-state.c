@@ -45,6 +45,9 @@ static DynoState sample(WorkerRecord *w, GroupRecord *g) {
                 .started_realtime_usec = 1764680000000000,
                 .timer_usec = 997654321012,
                 .drain_lifted = true,
+                .lives = {.rate = {-4096, 0, 20971520, INT64_MAX}, .n = 4},
+                .leaking = true,
+                .leak_rate = 20971520,
         };
         w[1] = (WorkerRecord){.name = (char *) "http", .cgroup_path = (char *) "cgw/dyno/http"};
         g[0] = (GroupRecord){.name = NULL, .failed = false};
@@ -96,7 +99,17 @@ static void test_round_trip(void **state) {
         assert_true(a->started_realtime_usec == 1764680000000000ULL);
         assert_true(a->timer_usec == 997654321012ULL);
         assert_true(a->drain_lifted);
-        assert_non_null(dyno_state_find_worker(&p, "http"));
+        assert_int_equal(a->lives.n, 4);
+        assert_true(a->lives.rate[0] == -4096);
+        assert_true(a->lives.rate[1] == 0);
+        assert_true(a->lives.rate[2] == 20971520);
+        assert_true(a->lives.rate[3] == INT64_MAX);
+        assert_true(a->leaking);
+        assert_true(a->leak_rate == 20971520);
+        const WorkerRecord *h = dyno_state_find_worker(&p, "http");
+        assert_non_null(h);
+        assert_int_equal(h->lives.n, 0);
+        assert_false(h->leaking);
         assert_null(dyno_state_find_worker(&p, "nope"));
         const GroupRecord *dyno = dyno_state_find_group(&p, NULL), *dam = dyno_state_find_group(&p, "dam");
         assert_non_null(dyno);
@@ -141,6 +154,50 @@ static void test_refused(void **state) {
                 assert_int_equal(dyno_state_parse(cases[i].text, strlen(cases[i].text), &p), cases[i].error);
                 assert_int_equal(p.version, 42); /* untouched */
         }
+}
+
+/* A file written before the leak record existed reads as no lives yet; a leak record of the wrong
+ * shape is not trusted. */
+static void test_lives(void **state) {
+        WorkerRecord w[2];
+        GroupRecord g[2];
+        DynoState s = sample(w, g), p = {};
+        char *text = NULL, *edited;
+        static const struct {
+                const char *from, *to;
+                int error;
+        } cases[] = {
+                {"\"lives\":[-4096,0,20971520,9223372036854775807],\"leaking\":true,\"leak_rate\":20971520,", "", 0},
+                {"\"lives\":[-4096,0,", "\"lives\":[\"x\",0,", -EBADMSG},
+                {"\"lives\":[-4096,0,", "\"lives\":[1,2,3,4,5,6,-4096,0,", -EBADMSG}, /* 10 > GROWTH_LIVES_MAX */
+                {"\"lives\":[-4096,0,20971520,9223372036854775807]", "\"lives\":7", -EBADMSG},
+                {"\"leaking\":true", "\"leaking\":1", -EBADMSG},
+                {"\"leak_rate\":20971520,", "\"leak_rate\":\"fast\",", -EBADMSG},
+        };
+
+        assert_int_equal(dyno_state_format(&s, &text), 0);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                char *at = strstr(text, cases[i].from);
+                assert_non_null(at);
+                size_t fl = strlen(cases[i].from), tl = strlen(cases[i].to), l = strlen(text);
+                edited = malloc(l - fl + tl + 1);
+                assert_non_null(edited);
+                memcpy(edited, text, (size_t) (at - text));
+                memcpy(edited + (at - text), cases[i].to, tl);
+                strcpy(edited + (at - text) + tl, at + fl);
+                assert_int_equal(dyno_state_parse(edited, strlen(edited), &p), cases[i].error);
+                if (cases[i].error == 0) {
+                        const WorkerRecord *a = dyno_state_find_worker(&p, "queuer@2");
+                        assert_non_null(a);
+                        assert_int_equal(a->lives.n, 0);
+                        assert_false(a->leaking);
+                        assert_true(a->leak_rate == 0);
+                        assert_int_equal(a->lifetimes, 6);
+                        dyno_state_done(&p);
+                }
+                free(edited);
+        }
+        free(text);
 }
 
 /* Every truncation of a valid file is refused: a reader never takes half a file for a whole. */
@@ -200,7 +257,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_every_truncation), cmocka_unit_test(test_a_negative_pid_is_refused),
-                cmocka_unit_test(test_write_read),
+                cmocka_unit_test(test_write_read),       cmocka_unit_test(test_lives),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
