@@ -672,6 +672,73 @@ static bool amqp_config_same_publisher(const AmqpConfig *a, const AmqpConfig *b)
                streq_ptr(a->credential, b->credential) && a->outbox_size == b->outbox_size;
 }
 
+/* The node of supervisor `name` in config `c`: the dyno's, then each enclosing supervisor's name.
+ * Returns NULL on OOM (or a depth no validated config has). */
+static char *supervisor_cgroup_path(const Manager *m, const Config *c, const char *name, unsigned depth) {
+        const SupervisorConfig *sc = name ? config_find_supervisor(c, name) : NULL;
+
+        if (!name || !sc)
+                return strdup(m->dyno_path);
+        if (depth > 64)
+                return NULL;
+        _cleanup_free_ char *parent = supervisor_cgroup_path(m, c, sc->parent, depth + 1);
+        return parent ? cgroup_path_join(parent, sc->name) : NULL;
+}
+
+static unsigned supervisor_depth(const Config *c, const char *name) {
+        unsigned d = 0;
+        for (const SupervisorConfig *sc = config_find_supervisor(c, name); sc && sc->parent && d <= 64; d++)
+                sc = config_find_supervisor(c, sc->parent);
+        return d;
+}
+
+/* Before a reload commits its config: every supervisor node it adds can be made and can have
+ * its controllers enabled. A node that cannot (EBUSY: a process sits in it, so the kernel refuses
+ * controllers there) fails the reload as a whole, so the running config stays, untouched, and
+ * the nodes made here only for the check are removed again (children first). Parents are made
+ * before their children: depth by depth. */
+static int manager_preflight_groups(Manager *m, const Config *c, char **ret_error) {
+        _cleanup_free_ char **made = calloc(c->n_supervisors ?: 1, sizeof(char *));
+        size_t n_made = 0;
+        int r = 0;
+
+        if (!made)
+                return -ENOMEM;
+        for (unsigned depth = 0; depth <= 64 && r >= 0; depth++)
+                for (size_t i = 0; i < c->n_supervisors && r >= 0; i++) {
+                        const char *name = c->supervisors[i].name;
+                        if (supervisor_depth(c, name) != depth)
+                                continue;
+                        _cleanup_free_ char *path = supervisor_cgroup_path(m, c, name, 0);
+                        bool exists = false;
+                        if (!path) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        for (size_t k = 0; k < m->n_groups && !exists; k++)
+                                exists = streq(m->groups[k]->cgroup_path, path);
+                        if (exists)
+                                continue;
+                        if (faccessat(m->root.fd, path, F_OK, 0) < 0) {
+                                r = cgroup_mkdir(&m->root, path);
+                                if (r >= 0)
+                                        made[n_made++] = strdup(path);
+                        }
+                        if (r >= 0)
+                                r = cgroup_enable_controllers(&m->root, path, controllers, required_controllers);
+                        if (r < 0 && asprintf(ret_error,
+                                              "supervisor %s: its node '%s' cannot be made or take the controllers: %s",
+                                              name, path, strerror(-r)) < 0)
+                                *ret_error = NULL;
+                }
+        for (size_t i = n_made; i > 0; i--) {
+                if (r < 0 && made[i - 1])
+                        (void) cgroup_remove(&m->root, made[i - 1]);
+                free(made[i - 1]);
+        }
+        return r;
+}
+
 int manager_reload(Manager *m) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_free_ char *err = NULL;
@@ -687,6 +754,10 @@ int manager_reload(Manager *m) {
         uint64_t old_limit = m->dyno_limit_bytes, old_at = m->recycle_at_bytes;
         err = mfree(err);
         r = manager_resolve_limits(m, c, &err);
+        if (r >= 0) {
+                err = mfree(err);
+                r = manager_preflight_groups(m, c, &err);
+        }
         if (r < 0) {
                 log_error("Reload failed, keeping the running configuration: %s", err ?: strerror(-r));
                 m->dyno_limit_bytes = old_limit;

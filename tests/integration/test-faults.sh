@@ -6,7 +6,9 @@
 # - a cgroup write that returns EBUSY: the worker's node made an inner node with controllers, so
 #   clone3(CLONE_INTO_CGROUP) into it fails with EBUSY; retried with backoff, logged once, and the
 #   worker starts again once the node is usable ("started again, after N failed attempts");
-# - the config vanishing on reload: refused, the old config stays, nothing restarted.
+# - the config vanishing on reload: refused, the old config stays, nothing restarted;
+# - EBUSY on cgroup.subtree_control (a new supervisor's node holds a stray process): the reload
+#   is refused once, the running workers untouched; the next reload after the stray left works.
 . "$(dirname "$0")/lib.sh"
 
 write_conf <<CONF
@@ -75,6 +77,34 @@ mv "$CONF.away" "$CONF"
 kill -HUP "$DAEMON_PID"
 check "  and the next reload works" wait_for 10 log_has "Configuration reloaded"
 check "the daemon still supervises: steady untouched" test "$(worker_pid steady)" = "$steady"
+# EBUSY on a control-file write: a reload adds supervisor late, whose node already holds a stray
+# process, so enabling the controllers in its cgroup.subtree_control is refused (EBUSY: no
+# internal processes). The reload is refused as a whole, once; the running workers go on; once
+# the stray is gone the next reload creates the group.
+mkdir "$DYNO/late"
+sleep 100000 &
+stray=$!
+echo "$stray" >"$DYNO/late/cgroup.procs"
+cp "$CONF" "$CONF.before"
+printf '\n[Supervisor late]\n\n[Worker lw]\nExecStart=/bin/sleep 100000\nSupervisor=late\n' >>"$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for 10 sh -c "[ \$(grep -c 'Reload failed' $LOG) -ge 2 ]" || not_ok "the reload into a busy node finished"
+check "EBUSY on cgroup.subtree_control: the reload is refused, saying why" \
+        log_has "Reload failed, keeping the running configuration: supervisor late: its node '.*/dyno/late' cannot be made or take the controllers: Device or resource busy"
+check "  logged once" test "$(log_count "supervisor late: its node")" = 1
+check "  the running config stays: no 'reloaded' for it" test "$(log_count 'Configuration reloaded')" = 1
+check "  the running workers untouched" test "$(worker_pid steady)" = "$steady"
+check "  no lw was started" test "$(log_count 'Worker lw started')" = 0
+kill "$stray"
+wait "$stray" 2>/dev/null
+kill -HUP "$DAEMON_PID"
+check "  with the stray gone the next reload works" wait_for 10 sh -c "[ \$(grep -c 'Configuration reloaded' $LOG) -ge 2 ]"
+check "  and starts lw in its group's node" wait_for 30 worker_running lw
+check "  which has the memory controller" grep -qw memory "$DYNO/late/cgroup.subtree_control"
+kill -HUP "$DAEMON_PID" # a reload that adds nothing: the retired config freed (no dangling worker config)
+wait_for 10 sh -c "[ \$(grep -c 'Configuration reloaded' $LOG) -ge 3 ]"
+check "  steady still untouched" test "$(worker_pid steady)" = "$steady"
+
 stop_daemon
 check "the daemon stops cleanly" test $? = 0
 check "no cgroup is left behind" test ! -e "$CG/$BASE"
