@@ -525,6 +525,7 @@ static const ConfigItem config_items[] = {
         {SECTION_WORKER, "RestartSec", item_duration, W(restart_usec)},
         {SECTION_WORKER, "RestartMaxSec", item_duration, W(restart_max_usec)},
         {SECTION_WORKER, "ReplaceFirst", item_bool, W(replace_first)},
+        {SECTION_WORKER, "BudgetCountsRSS", item_bool, W(budget_counts_rss)},
         {SECTION_WORKER, "ReadyTimeoutSec", item_duration, W(ready_timeout_usec), FLAG_NONZERO},
         {SECTION_WORKER, "WatchdogSec", item_duration, W(watchdog_usec), FLAG_INFINITY_IS_OFF},
         {SECTION_WORKER, "MaxLifetimeSec", item_duration, W(max_lifetime_usec), FLAG_INFINITY_IS_OFF},

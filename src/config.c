@@ -575,8 +575,8 @@ static void dump_worker(FILE *f, const WorkerConfig *w, uint64_t limit, int inde
                 format_duration(b, w->restart_max_usec), sig ?: "?", format_duration(d, w->stop_timeout_usec));
         fprintf(f, "%*s  pressure ", indent, "");
         dump_pressure(f, &w->pressure);
-        fprintf(f, ", replace first %s, ready timeout %s\n", w->replace_first ? "yes" : "no",
-                format_duration(a, w->ready_timeout_usec));
+        fprintf(f, ", replace first %s, ready timeout %s%s\n", w->replace_first ? "yes" : "no",
+                format_duration(a, w->ready_timeout_usec), w->budget_counts_rss ? ", budget counts RSS" : "");
         if (w->watchdog_usec > 0 || w->max_lifetime_usec > 0 || w->idle_timeout_usec > 0)
                 fprintf(f, "%*s  watchdog %s, max lifetime %s, idle timeout %s\n", indent, "",
                         w->watchdog_usec ? format_duration(a, w->watchdog_usec) : "off",

@@ -83,7 +83,7 @@ typedef struct WorkerConfig {
         unsigned instances;       /* Instances=; default 1; >1: name@1..name@N */
         ConfigSize memory_budget; /* MemoryBudget=; unset: no memory.high (max) */
         ConfigLocation memory_budget_where;
-        ConfigSize memory_max;          /* MemoryMax=: the node's memory.max (OOM inside it); unset: max */
+        ConfigSize memory_max; /* MemoryMax=: the node's memory.max (OOM inside it); unset: max */
         ConfigLocation memory_max_where;
         int stop_signal;                /* StopSignal=; default SIGTERM */
         usec_t stop_timeout_usec;       /* StopTimeoutSec=; default 10 s */
@@ -91,6 +91,7 @@ typedef struct WorkerConfig {
         usec_t restart_usec;            /* RestartSec=: first backoff delay; default 100 ms */
         usec_t restart_max_usec;        /* RestartMaxSec=: backoff cap; default 30 s */
         bool replace_first;             /* ReplaceFirst=; default no */
+        bool budget_counts_rss;         /* BudgetCountsRSS=; default no */
         usec_t ready_timeout_usec;      /* ReadyTimeoutSec=; default 30 s */
         usec_t watchdog_usec;           /* WatchdogSec=; 0 = off */
         usec_t max_lifetime_usec;       /* MaxLifetimeSec=; 0 = off */

@@ -394,6 +394,9 @@ void manager_on_worker_report(Worker *w, const Event *e, void *userdata) {
 static uint64_t manager_drain_high(const Worker *w, RecycleReason reason) {
         if (!reason_is_memory(reason) || w->budget_bytes == UINT64_MAX)
                 return 0;
+        /* BudgetCountsRSS=yes: the RSS its node is not charged for stays counted in the drain. */
+        if (w->cfg->budget_counts_rss)
+                return MAX(policy_tripwire_bytes(w->budget_bytes, 0, w->uncharged_rss_bytes), worker_tripwire(w));
         return w->budget_bytes;
 }
 

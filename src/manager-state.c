@@ -248,6 +248,7 @@ static void manager_watch_adopted(Manager *m, Worker *w) {
         /* The life began with nothing at its start (same boot, same clock), as a fresh one does. */
         usec_t now = now_usec();
         growth_track_add(&w->growth, w->started_usec > 0 && w->started_usec <= now ? w->started_usec : now, 0);
+        worker_arm_rss_probes(w);
         /* Its watchdog clock starts now: pings sent while no daemon listened were lost. */
         w->last_watchdog_usec = w->last_cpu_activity_usec = now_usec();
         int r = monitor_watch_open(m->monitor, w->cgroup_path, /* local= */ false, &w->cfg->pressure, &w->watch);

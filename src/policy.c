@@ -114,6 +114,13 @@ uint64_t policy_reserve_bytes(uint64_t budget, uint64_t growth_bytes_per_sec, us
         return MIN(MAX(r, lo), hi);
 }
 
+uint64_t policy_tripwire_bytes(uint64_t budget, uint64_t reserve, uint64_t uncharged) {
+        if (budget == UINT64_MAX || budget == 0)
+                return budget;
+        uint64_t floor = budget / 4, cut = reserve > UINT64_MAX - uncharged ? UINT64_MAX : reserve + uncharged;
+        return cut >= budget - floor ? floor : budget - cut;
+}
+
 /* PSI alone is not evidence: page cache churn stalls a worker too (see VM-RECIPE.md, the 512 MB
  * cat under a 48M memory.high: avg10=4.56 with anon 0). Only a worker whose memory is mostly its
  * own (unreclaimable) is to blame. A worker holding nothing unreclaimable is never to blame:

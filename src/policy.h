@@ -143,6 +143,12 @@ int policy_decide(const Snapshot *s, const PolicyConfig *cfg, PolicyAction *ret)
 #define POLICY_DEFAULT_DRAIN_USEC   (100 * USEC_PER_MSEC)
 uint64_t policy_reserve_bytes(uint64_t budget, uint64_t growth_bytes_per_sec, usec_t drain_usec);
 
+/* The tripwire: budget - reserve, and with BudgetCountsRSS=yes also minus the RSS of the main
+ * process that its node is not charged for (`uncharged`: file pages it maps that another cgroup
+ * read first), so that its RSS, not only its node, stays inside the budget. Never below a
+ * quarter of the budget. UINT64_MAX or 0 (no budget) is returned as is. Pure. */
+uint64_t policy_tripwire_bytes(uint64_t budget, uint64_t reserve, uint64_t uncharged);
+
 /* SetBudget's bounds. A new budget must be at least the floor, max(POLICY_BUDGET_FLOOR_BYTES, the
  * worker's unreclaimable memory now): below 4 MiB a worker cannot even load its program, and a
  * budget below what it holds would recycle it at once and again in its next life (the operator's

@@ -148,6 +148,7 @@ Worker *worker_free(Worker *w) {
                 return NULL;
         retiree_free(w->retiree);
         sd_event_source_disable_unref(w->settle_source);
+        sd_event_source_disable_unref(w->rss_probe_source);
         sd_event_source_disable_unref(w->output_source);
         safe_close(w->output_fd[0]);
         safe_close(w->output_fd[1]);
@@ -165,7 +166,69 @@ Worker *worker_free(Worker *w) {
 uint64_t worker_tripwire(const Worker *w) {
         if (w->budget_bytes == UINT64_MAX || w->budget_bytes == 0)
                 return w->budget_bytes;
-        return w->budget_bytes - policy_reserve_bytes(w->budget_bytes, w->growth_bytes_per_sec, w->drain_usec);
+        return policy_tripwire_bytes(w->budget_bytes,
+                                     policy_reserve_bytes(w->budget_bytes, w->growth_bytes_per_sec, w->drain_usec),
+                                     w->cfg->budget_counts_rss ? w->uncharged_rss_bytes : 0);
+}
+
+/* VmRSS of `pid` in bytes, from /proc/PID/status. */
+static int read_vm_rss(pid_t pid, uint64_t *ret) {
+        char path[64], line[256];
+        unsigned long long kib;
+        int r = -ENODATA;
+
+        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof line, f))
+                if (sscanf(line, "VmRSS: %llu kB", &kib) == 1) {
+                        *ret = (uint64_t) kib * 1024;
+                        r = 0;
+                        break;
+                }
+        fclose(f);
+        return r;
+}
+
+#define RSS_PROBES_MAX_DELAY (32 * USEC_PER_SEC)
+
+/* BudgetCountsRSS=yes: how much of the main process's RSS its node is not charged for (VmRSS -
+ * memory.current, when positive); the tripwire sits that much lower, and memory.high follows it
+ * (not while a recycle drains: the drain has its own ceiling). A few wakeups per incarnation, not a
+ * poll: 250 ms after the start, then doubling up to 32 s. */
+static int on_rss_probe(sd_event_source *s, uint64_t usec, void *userdata) {
+        Worker *w = userdata;
+        uint64_t rss, cur, before = worker_tripwire(w);
+
+        if (w->pid <= 0)
+                return 0; /* gone: the next start arms its own probes */
+        if (worker_state_is_active(w->state) && w->recycle_reason == RECYCLE_NONE && read_vm_rss(w->pid, &rss) >= 0 &&
+            cgroup_read_u64(w->ctx->root, w->cgroup_path, "memory.current", &cur) >= 0) {
+                w->uncharged_rss_bytes = rss > cur ? rss - cur : 0;
+                uint64_t after = worker_tripwire(w);
+                log_debug("Worker %s: VmRSS %" PRIu64 ", memory.current %" PRIu64 ": tripwire %" PRIu64 " -> %" PRIu64
+                          ".",
+                          w->name, rss, cur, before, after);
+                int r = after == before ? 0 : cgroup_write_u64(w->ctx->root, w->cgroup_path, "memory.high", after);
+                if (r < 0)
+                        log_warning_errno(r, "Worker %s: failed to move memory.high to %" PRIu64 ", ignoring: %m",
+                                          w->name, after);
+        }
+        w->rss_probe_delay *= 2;
+        if (w->rss_probe_delay <= RSS_PROBES_MAX_DELAY && sd_event_source_set_time_relative(s, w->rss_probe_delay) >= 0)
+                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+void worker_arm_rss_probes(Worker *w) {
+        w->rss_probe_source = sd_event_source_disable_unref(w->rss_probe_source);
+        if (!w->cfg->budget_counts_rss || w->budget_bytes == UINT64_MAX)
+                return;
+        w->rss_probe_delay = 250 * USEC_PER_MSEC;
+        if (sd_event_add_time_relative(w->ctx->event, &w->rss_probe_source, CLOCK_MONOTONIC, w->rss_probe_delay,
+                                       10 * USEC_PER_MSEC, on_rss_probe, w) >= 0)
+                (void) sd_event_source_set_description(w->rss_probe_source, "worker-rss-probe");
 }
 
 int worker_lift_drain(Worker *w, uint64_t high) {
@@ -792,6 +855,7 @@ int worker_start(Worker *w, Event *ret) {
         w->started_realtime_usec = now_realtime_usec();
         w->last_cpu_usage_usec = 0;
         worker_set_state(w, WEV_START);
+        worker_arm_rss_probes(w);
         Event e = worker_event(w, EVENT_STARTED);
         e.memory_high = worker_tripwire(w);
         *ret = e;

@@ -100,6 +100,12 @@ struct Worker {
         usec_t drain_usec;             /* how long from its stop signal to its exit; 0 = unknown */
         usec_t stop_usec;              /* when the current stop signal went out; 0 = none */
         bool drain_lifted;             /* the drain passed the budget: brake lifted further */
+        /* BudgetCountsRSS=yes: the main process's RSS that its node is not charged for, as last
+         * probed (kept across incarnations: the same binary maps the same files), and the
+         * probes of this incarnation (250 ms after its start, then doubling, 8 in all). */
+        uint64_t uncharged_rss_bytes;
+        sd_event_source *rss_probe_source;
+        usec_t rss_probe_delay;
         /* Who leaks (growth.h): this incarnation's samples, the rates of past lives, the verdict. */
         GrowthTrack growth;
         LifeRates lives;
@@ -193,6 +199,8 @@ void worker_retire_now(Worker *w);
 /* memory.high of a running incarnation: budget - policy_reserve_bytes() of what was learned
  * (UINT64_MAX without a budget). */
 uint64_t worker_tripwire(const Worker *w);
+/* BudgetCountsRSS=yes: (re)starts the incarnation's RSS probes (see on_rss_probe()). */
+void worker_arm_rss_probes(Worker *w);
 
 /* A drain that reached the budget anyway (a burst nobody could foresee): lift memory.high to
  * `high` so the stop handler can still run. Returns 1 if lifted now, 0 if not draining or

@@ -4,8 +4,9 @@
  *
  * It behaves like the applications cgwatch supervises, on purpose and measurably: it leaks
  * anonymous memory at a given rate, holds a steady amount, allocates short bursts, streams a file
- * through the page cache, forks leaking children, ignores SIGTERM, crashes after a while, or speaks
- * the sd_notify protocol (READY=1, WATCHDOG=1). Modes combine: `--steady 50 --rate 10 --notify`
+ * through the page cache, maps a file (RSS its cgroup may not be charged for), forks leaking
+ * children, ignores SIGTERM, crashes after a while, or speaks the sd_notify protocol (READY=1,
+ * WATCHDOG=1). Modes combine: `--steady 50 --rate 10 --notify`
  * holds 50 MB, then leaks 10 MB/s on top, and says READY=1 once the 50 MB are resident.
  *
  * Units: "MB" on the command line and in the output is MiB (1048576 bytes), like the K/M/G sizes
@@ -43,6 +44,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -76,6 +78,7 @@ typedef struct Options {
         uint64_t burst_hold_usec;    /* how long a burst is held before it is freed */
         unsigned fork_children;      /* N children that each do the memory work */
         const char *stream_path;     /* file read over and over through the page cache */
+        const char *map_path;        /* file mapped and read once, then held (RSS in file pages) */
         bool ignore_term;
         bool notify;
         uint64_t watchdog_usec;      /* WATCHDOG=1 period; 0 = none */
@@ -252,6 +255,7 @@ static const char *mode_string(const Options *o, char *buf, size_t size) {
         ADD(o->steady_mb > 0, "steady");
         ADD(o->burst_mb > 0, "burst");
         ADD(o->stream_path, "stream");
+        ADD(o->map_path, "map");
         ADD(o->ignore_term, "ignore-term");
         ADD(o->notify, "notify");
         ADD(o->exit_after_set, "exit-after");
@@ -274,6 +278,9 @@ static void usage(FILE *f) {
               "                          --steady, --burst, --stream); the parent only waits, and\n"
               "                          keeps --notify and --exit-after\n"
               "  --stream FILE           read FILE over and over through the page cache\n"
+              "  --map FILE              map FILE read-only, read every page once, hold the mapping\n"
+              "                          (its pages count in RSS; a cgroup is charged for them\n"
+              "                          only if it read them first)\n"
               "  --ignore-term           ignore SIGTERM (for stop-timeout tests)\n"
               "  --notify                send READY=1 to $NOTIFY_SOCKET once set up\n"
               "  --watchdog-ms MS        send WATCHDOG=1 every MS ms (implies --notify)\n"
@@ -311,7 +318,7 @@ static int parse_usec(const char *s, double unit_usec, uint64_t *ret) {
 static int parse_options(int argc, char **argv, Options *o) {
         enum {
                 OPT_RATE = 0x100, OPT_STEP_MS, OPT_STEADY, OPT_BURST, OPT_BURST_EVERY,
-                OPT_BURST_HOLD_MS, OPT_FORK, OPT_STREAM, OPT_IGNORE_TERM, OPT_NOTIFY,
+                OPT_BURST_HOLD_MS, OPT_FORK, OPT_STREAM, OPT_MAP, OPT_IGNORE_TERM, OPT_NOTIFY,
                 OPT_WATCHDOG_MS, OPT_WATCHDOG_STOP, OPT_EXIT_AFTER, OPT_REPORT_MS,
                 OPT_CPU_BUSY, OPT_CPU_IDLE,
         };
@@ -325,6 +332,7 @@ static int parse_options(int argc, char **argv, Options *o) {
                 { "burst-hold-ms", required_argument, NULL, OPT_BURST_HOLD_MS },
                 { "fork", required_argument, NULL, OPT_FORK },
                 { "stream", required_argument, NULL, OPT_STREAM },
+                { "map", required_argument, NULL, OPT_MAP },
                 { "ignore-term", no_argument, NULL, OPT_IGNORE_TERM },
                 { "notify", no_argument, NULL, OPT_NOTIFY },
                 { "watchdog-ms", required_argument, NULL, OPT_WATCHDOG_MS },
@@ -381,6 +389,9 @@ static int parse_options(int argc, char **argv, Options *o) {
                         break;
                 case OPT_STREAM:
                         o->stream_path = optarg;
+                        break;
+                case OPT_MAP:
+                        o->map_path = optarg;
                         break;
                 case OPT_IGNORE_TERM:
                         o->ignore_term = true;
@@ -515,6 +526,24 @@ static int run_worker(const Options *o, const sigset_t *waitset, bool main_proce
                         return 1;
                 }
                 touch_pages(p, len); /* held until exit; never unmapped */
+        }
+        if (o->map_path) {
+                int fd = open(o->map_path, O_RDONLY | O_CLOEXEC);
+                struct stat st;
+                if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= 0) {
+                        fprintf(stderr, "leaker: failed to open %s: %m\n", o->map_path);
+                        return 1;
+                }
+                const volatile uint8_t *p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+                close(fd);
+                if (p == MAP_FAILED) {
+                        fprintf(stderr, "leaker: failed to map %s: %m\n", o->map_path);
+                        return 1;
+                }
+                uint8_t sum = 0;
+                for (off_t i = 0; i < st.st_size; i += page_size)
+                        sum += p[i]; /* held until exit; never unmapped */
+                (void) sum;
         }
         if (o->stream_path) {
                 stream_fd = open(o->stream_path, O_RDONLY | O_CLOEXEC);

@@ -117,6 +117,7 @@ static void test_defaults(void **state) {
         assert_int_equal(w->restart_usec, 100 * USEC_PER_MSEC);
         assert_int_equal(w->restart_max_usec, 30 * USEC_PER_SEC);
         assert_false(w->replace_first);
+        assert_false(w->budget_counts_rss);
         assert_int_equal(w->ready_timeout_usec, 30 * USEC_PER_SEC);
         assert_int_equal(w->watchdog_usec, 0);
         assert_int_equal(w->max_lifetime_usec, 0);
@@ -165,6 +166,7 @@ static void test_every_key(void **state) {
                                                      "RestartSec=250ms\n"
                                                      "RestartMaxSec=1h\n"
                                                      "ReplaceFirst=true\n"
+                                                     "BudgetCountsRSS=yes\n"
                                                      "ReadyTimeoutSec=5\n"
                                                      "WatchdogSec=3s\n"
                                                      "MaxLifetimeSec=2h\n"
@@ -223,6 +225,7 @@ static void test_every_key(void **state) {
         assert_int_equal(w->restart_usec, 250 * USEC_PER_MSEC);
         assert_int_equal(w->restart_max_usec, USEC_PER_HOUR);
         assert_true(w->replace_first);
+        assert_true(w->budget_counts_rss);
         assert_int_equal(w->ready_timeout_usec, 5 * USEC_PER_SEC);
         assert_int_equal(w->watchdog_usec, 3 * USEC_PER_SEC);
         assert_int_equal(w->max_lifetime_usec, 2 * USEC_PER_HOUR);
@@ -687,6 +690,7 @@ static void test_value_errors(void **state) {
                 {"[Supervisor s]\nMaxRestarts=4294967296\n",
                  "test.conf:2: MaxRestarts: invalid number \"4294967296\" (must be between 0 and 4294967295)"},
                 {W "ReplaceFirst=maybe\n", "test.conf:3: ReplaceFirst: invalid boolean \"maybe\""},
+                {W "BudgetCountsRSS=rss\n", "test.conf:3: BudgetCountsRSS: invalid boolean \"rss\""},
                 {W "StopSignal=SIGFOO\n", "test.conf:3: StopSignal: invalid signal \"SIGFOO\""},
                 {W "StopSignal=0\n", "test.conf:3: StopSignal: invalid signal \"0\""},
                 {"[Supervisor s]\nStrategy=one-for-none\n", "test.conf:2: Strategy: invalid strategy \"one-for-none\" "

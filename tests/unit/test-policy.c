@@ -828,6 +828,25 @@ static void test_reserve(void **state) {
         assert_int_equal(policy_reserve_bytes(b, UINT64_MAX, USEC_INFINITY), b / 4);
 }
 
+/* BudgetCountsRSS=yes: the tripwire also leaves room for the RSS the node is not charged for;
+ * never below a quarter of the budget; no budget stays no budget. */
+static void test_tripwire(void **state) {
+        const uint64_t b = 100 * MiB;
+
+        assert_true(policy_tripwire_bytes(UINT64_MAX, 0, 33 * MiB) == UINT64_MAX);
+        assert_int_equal(policy_tripwire_bytes(0, 0, 33 * MiB), 0);
+        assert_int_equal(policy_tripwire_bytes(b, b / 32, 0), b - b / 32);
+        /* Node's 33 MiB of file pages charged elsewhere: signalled when its node holds 63.9 MiB. */
+        assert_int_equal(policy_tripwire_bytes(b, b / 32, 33 * MiB), b - b / 32 - 33 * MiB);
+        /* Reserve and uncharged RSS together past three quarters: the floor. */
+        assert_int_equal(policy_tripwire_bytes(b, b / 4, b / 2), b / 4);
+        assert_int_equal(policy_tripwire_bytes(b, b / 4, b / 2 - 1), b / 4 + 1);
+        assert_int_equal(policy_tripwire_bytes(b, b / 4, b / 2 + 1), b / 4);
+        /* Saturates rather than wraps. */
+        assert_int_equal(policy_tripwire_bytes(b, UINT64_MAX, UINT64_MAX), b / 4);
+        assert_int_equal(policy_tripwire_bytes(b, 1, UINT64_MAX), b / 4);
+}
+
 /* With a tripwire below the budget the budget rule fires at the tripwire: the worker is signalled
  * while its drain still fits in the budget. */
 static void test_budget_rule_at_tripwire(void **state) {
@@ -1092,6 +1111,7 @@ int main(void) {
                 cmocka_unit_test(test_snapshot_not_modified),
                 cmocka_unit_test(test_pressure_needs_own_stall),
                 cmocka_unit_test(test_reserve),
+                cmocka_unit_test(test_tripwire),
                 cmocka_unit_test(test_budget_bounds),
                 cmocka_unit_test(test_idle_early),
                 cmocka_unit_test(test_budget_rule_at_tripwire),
