@@ -186,7 +186,7 @@ check "the state file is removed after a clean stop" test ! -e "$STATE"
 # daemon's restart. Two lives under the first daemon, SIGKILL, the third ends under the second.
 write_conf <<EOF
 [Worker leak]
-ExecStart=$LEAKER --rate 8
+ExecStart=$LEAKER --rate 4
 MemoryBudget=24M
 StopTimeoutSec=5
 
