@@ -14,8 +14,9 @@ void log_open(void);
 void log_set_max_level(int level);
 int log_get_max_level(void);
 bool log_to_journal(void);
-/* The journal's native socket refused an entry (journald gone, the socket inaccessible): from now
- * on text on stderr, said once there. */
+/* The journal's native socket could not be reached at start, or a send failed with an error
+ * (sd_journal_send() reports none for a missing socket): from now on text on stderr, said once
+ * there. */
 void log_journal_failed(int error);
 
 int log_internal(int level, int error, const char *file, int line, const char *func, const char *format, ...)
